@@ -1,0 +1,122 @@
+"""pagesite: compose pages, schedule them, publish them through providers."""
+
+import logging
+import os
+import secrets
+
+import redis
+from flask import Flask, request
+from sqlalchemy import event
+from werkzeug.exceptions import HTTPException
+
+from . import config
+from .errors import ServiceError
+from .extensions import csrf, db, init_redis, migrate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config=None):
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    config.load(app, test_config)
+    _ensure_secret_key(app)
+    _configure_logging(app)
+    _configure_extensions(app)
+    _configure_blueprints(app)
+    _configure_error_handlers(app)
+    from . import cli
+
+    cli.register(app)
+    return app
+
+
+def _ensure_secret_key(app):
+    """SECRET_KEY from the environment; in development, one generated into the instance folder."""
+    if app.config.get("SECRET_KEY"):
+        return
+    if os.environ.get("PAGESITE_ENV", "development") == "production":
+        raise RuntimeError("SECRET_KEY must be set in production (PAGESITE_ENV=production).")
+    path = os.path.join(app.instance_path, "secret_key")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    except FileExistsError:
+        pass
+    with open(path) as f:
+        app.config["SECRET_KEY"] = f.read().strip()
+
+
+def _configure_logging(app):
+    if not logging.getLogger("pagesite").handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logging.getLogger("pagesite").addHandler(handler)
+        logging.getLogger("pagesite").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+
+
+def _configure_extensions(app):
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite"):
+        # Several processes write at once: wait for the lock instead of failing.
+        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+        options.setdefault("connect_args", {}).setdefault("timeout", 30)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+    csrf.init_app(app)
+    init_redis(app)
+    if url.startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _configure_blueprints(app):
+    from .api import bp as api_bp
+
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+
+
+def _configure_error_handlers(app):
+    from .api.problems import from_http_exception, from_service_error, problem
+
+    def wants_problem():
+        return request.path == "/api" or request.path.startswith("/api/")
+
+    @app.errorhandler(ServiceError)
+    def service_error(error):
+        if wants_problem():
+            return from_service_error(error)
+        return error.detail, error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        if wants_problem():
+            return from_http_exception(error)
+        return error
+
+    @app.errorhandler(redis.RedisError)
+    def redis_error(error):
+        app.logger.exception("Redis unavailable")
+        if wants_problem():
+            return problem(503, "Service unavailable", "The job queue (Redis) is not answering; try again shortly.",
+                           "service-unavailable")
+        return "The job queue (Redis) is not answering; try again shortly.", 503
+
+    @app.errorhandler(Exception)
+    def unexpected(error):
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        if wants_problem():
+            return problem(500, "Internal server error", "Something went wrong on our side; it has been logged.",
+                           "internal-error")
+        return "Something went wrong on our side; it has been logged.", 500

@@ -1,0 +1,54 @@
+"""``flask pagesite ...`` commands for the terminal."""
+
+import json
+
+import click
+from flask.cli import AppGroup
+
+from .services import health, publishing
+
+group = AppGroup("pagesite", help="pagesite operations.")
+
+
+@group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def status(as_json):
+    """Worker and scheduler heartbeats, queue depth and overdue schedules."""
+    healthy, details = health.report()
+    if as_json:
+        click.echo(json.dumps(details, indent=2))
+    else:
+        checks = details["checks"]
+        for name in ("database", "redis", "worker", "scheduler"):
+            check = checks.get(name, {"ok": False})
+            extra = ""
+            if "last_heartbeat_age" in check:
+                age = check["last_heartbeat_age"]
+                extra = f"  last heartbeat {age:.1f} s ago" if age is not None else "  never seen"
+            if "processes" in check:
+                extra += f", {check['processes']} process(es)"
+            if check.get("error"):
+                extra = "  " + check["error"]
+            click.echo(f"{name:<10} {'ok' if check.get('ok') else 'FAIL'}{extra}")
+        if "queue_depth" in details:
+            click.echo(f"queue      {details['queue_depth']} job(s) waiting")
+        schedules = details.get("schedules")
+        if schedules:
+            click.echo(f"due        {schedules['due_unclaimed']} due and unclaimed, "
+                       f"{schedules['publishing']} publishing")
+            if schedules["oldest_overdue_at"]:
+                click.echo(f"oldest     due at {schedules['oldest_overdue_at']} "
+                           f"({schedules['oldest_overdue_seconds']:.1f} s overdue)")
+        for problem in details["problems"]:
+            click.echo(f"problem:   {problem}")
+    raise SystemExit(0 if healthy else 1)
+
+
+@group.command("reconcile")
+def reconcile():
+    """Rescue stuck schedules and re-enqueue due ones now (the worker does this periodically)."""
+    click.echo(json.dumps(publishing.reconcile()))
+
+
+def register(app):
+    app.cli.add_command(group)

@@ -1,0 +1,180 @@
+"""How schedules become Redis jobs, and the job functions the worker runs.
+
+The database is the source of truth; Redis only carries work. Every job id is
+derived from the schedule's id and time, so dispatching twice, a reconciler
+pass and a second scheduler all name the same job, and the claim in
+``services.publishing`` makes any duplicate run a no-op.
+"""
+
+import logging
+import time
+
+import redis
+from flask import current_app, has_app_context
+from rq import Queue
+from rq.job import Job
+from rq_scheduler import Scheduler
+
+from .extensions import get_redis
+from .heartbeats import beat_scheduler
+from .timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+PUBLISH = "pagesite.jobs.publish"
+RECONCILE = "pagesite.jobs.reconcile"
+RECONCILE_JOB_ID = "pagesite-reconcile"
+LIVE_STATUSES = {b"scheduled", b"queued", b"started", b"deferred"}
+
+# Set by the worker process so claims name a process whose heartbeat can be checked.
+claimer_id = None
+
+
+class PagesiteScheduler(Scheduler):
+    """rq-scheduler, with sub-second job times and a heartbeat of our own.
+
+    Upstream rounds job times and "now" down to whole seconds, which lets a job
+    run up to a second early or late; we keep the fraction on both sides.
+    """
+
+    def enqueue_at(self, scheduled_time, func, *args, **kwargs):
+        job = super().enqueue_at(scheduled_time, func, *args, **kwargs)
+        self.connection.zadd(self.scheduled_jobs_key, {job.id: scheduled_time.timestamp()})
+        return job
+
+    def get_jobs_to_queue(self, with_times=False):
+        return self.get_jobs(until=time.time(), with_times=with_times)
+
+    def heartbeat(self):
+        super().heartbeat()
+        beat_scheduler(self.connection)
+
+    def enqueue_jobs(self):
+        # Re-register the reconciler if Redis lost it (FLUSHALL, a restart
+        # without persistence): it is what brings every other job back.
+        if RECONCILE_JOB_ID not in self:
+            register_reconciler(self)
+        return super().enqueue_jobs()
+
+
+def job_timeout(config=None):
+    """Slot wait plus provider call plus margin: how long a publish job may run."""
+    config = config or current_app.config
+    return 2 * int(config["PUBLISH_TIMEOUT"]) + 30
+
+
+def publish_job_id(schedule):
+    return f"publish-{schedule.id}-{int(schedule.scheduled_at.timestamp() * 1000)}"
+
+
+def get_queue(connection=None):
+    return Queue(current_app.config["QUEUE"], connection=connection or get_redis())
+
+
+def get_scheduler(connection=None):
+    return PagesiteScheduler(
+        queue_name=current_app.config["QUEUE"],
+        connection=connection or get_redis(),
+        interval=current_app.config["SCHEDULER_INTERVAL"],
+    )
+
+
+def register_reconciler(scheduler):
+    interval = max(1, int(current_app.config["RECONCILE_INTERVAL"]))
+    scheduler.schedule(
+        scheduled_time=utcnow(),
+        func=RECONCILE,
+        interval=interval,
+        repeat=None,
+        id=RECONCILE_JOB_ID,
+        timeout=max(60, interval * 4),
+        result_ttl=interval * 10,  # longer than the interval, or the job can vanish
+        queue_name=current_app.config["QUEUE"],
+    )
+
+
+def enqueue_now(schedule, connection=None):
+    get_queue(connection).enqueue(
+        PUBLISH,
+        schedule.id,
+        job_id=publish_job_id(schedule),
+        job_timeout=job_timeout(),
+        result_ttl=600,
+        failure_ttl=24 * 3600,
+    )
+
+
+def dispatch(schedule):
+    """Hand a queued schedule to Redis: onto the queue when due, else to the
+    scheduler for its time. A Redis failure is logged, not raised: the schedule
+    is safe in the database and the reconciler enqueues it once it is due."""
+    try:
+        if schedule.scheduled_at <= utcnow():
+            enqueue_now(schedule)
+        else:
+            get_scheduler().enqueue_at(
+                schedule.scheduled_at,
+                PUBLISH,
+                schedule.id,
+                job_id=publish_job_id(schedule),
+                timeout=job_timeout(),
+                job_result_ttl=600,
+                queue_name=current_app.config["QUEUE"],
+            )
+    except redis.RedisError as e:
+        log.warning("could not dispatch schedule %s (the reconciler will): %s", schedule.id, e)
+
+
+def withdraw(job_id):
+    """Remove a job from the scheduler and its queue, if it is still there."""
+    try:
+        connection = get_redis()
+        get_scheduler(connection).cancel(job_id)
+        try:
+            Job.fetch(job_id, connection=connection).delete(remove_from_queue=True)
+        except Exception:  # already gone, or running: the claim stops it
+            pass
+    except redis.RedisError as e:
+        log.warning("could not withdraw job %s: %s", job_id, e)
+
+
+def job_statuses(job_ids, connection=None):
+    """{job id: status} for the jobs Redis still holds as scheduled, queued or running."""
+    connection = connection or get_redis()
+    pipe = connection.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hget(Job.key_for(job_id), "status")
+    return {
+        job_id: status.decode() for job_id, status in zip(job_ids, pipe.execute()) if status in LIVE_STATUSES
+    }
+
+
+def _app():
+    """The app a job runs in: the current one (tests, sync calls) or one per worker process."""
+    global _worker_app
+    if has_app_context():
+        return current_app._get_current_object()
+    if _worker_app is None:
+        from . import create_app
+
+        _worker_app = create_app()
+    return _worker_app
+
+
+_worker_app = None
+
+
+def publish(schedule_id):
+    """Job: publish one schedule (does nothing unless it can claim it)."""
+    from .services import publishing
+
+    with _app().app_context():
+        return publishing.publish_schedule(schedule_id, claimed_by=claimer_id).outcome
+
+
+def reconcile():
+    """Job: bring back lost work and rescue schedules whose worker died."""
+    from .services import publishing
+
+    with _app().app_context():
+        return publishing.reconcile()

@@ -1,0 +1,47 @@
+"""A per-provider cap on concurrent publishes, shared by every worker process.
+
+A Redis sorted set holds one lease per publish in flight, scored by its expiry,
+so a worker killed mid-publish frees its slot when the lease runs out.
+"""
+
+import time
+import uuid
+
+ACQUIRE = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], t + tonumber(ARGV[2]), ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+class ProviderSlots:
+    def __init__(self, connection, provider, limit, lease_seconds):
+        self.connection = connection
+        self.key = f"pagesite:slots:{provider}"
+        self.limit = limit
+        self.lease_seconds = lease_seconds
+        self._acquire = connection.register_script(ACQUIRE)
+
+    def acquire(self, wait_seconds):
+        """A lease token, or None if no slot came free within ``wait_seconds``."""
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + wait_seconds
+        delay = 0.01
+        while True:
+            if self._acquire(keys=[self.key], args=[self.limit, self.lease_seconds, token]):
+                return token
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def release(self, token):
+        self.connection.zrem(self.key, token)
+
+    def in_use(self):
+        return self.connection.zcount(self.key, time.time(), "+inf")

@@ -1,0 +1,122 @@
+"""The data model: attachments, pages, schedules and the publish log."""
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+from .timeutil import UTCDateTime, utcnow
+
+SCHEDULE_STATUSES = ("queued", "publishing", "published", "failed", "canceled")
+ACTIVE_STATUSES = ("queued", "publishing")  # a page may have one of these per provider
+LOG_STATUSES = ("published", "failed")
+
+
+class AttachmentAsset(db.Model):
+    __tablename__ = "attachment_assets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))  # sanitised, for display only
+    content_type: Mapped[str] = mapped_column(String(100))  # sniffed from the bytes
+    size_bytes: Mapped[int] = mapped_column(db.BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    alt_text: Mapped[str] = mapped_column(Text, default="")
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    @property
+    def kind(self):
+        return self.content_type.split("/", 1)[0]
+
+
+class Page(db.Model):
+    __tablename__ = "pages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    page_attachments: Mapped[list["PageAttachment"]] = relationship(
+        back_populates="page", order_by="PageAttachment.position", cascade="all, delete-orphan"
+    )
+    schedules: Mapped[list["Schedule"]] = relationship(
+        back_populates="page", order_by="Schedule.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def attachments(self):
+        return [link.attachment for link in self.page_attachments]
+
+
+class PageAttachment(db.Model):
+    __tablename__ = "page_attachments"
+
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), primary_key=True)
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachment_assets.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    page: Mapped[Page] = relationship(back_populates="page_attachments")
+    attachment: Mapped[AttachmentAsset] = relationship(lazy="joined")
+
+
+class Schedule(db.Model):
+    __tablename__ = "schedules"
+    __table_args__ = (
+        # The list query: filter by status, order by time then id.
+        Index("ix_schedules_status_scheduled_at", "status", "scheduled_at", "id"),
+        Index("ix_schedules_scheduled_at", "scheduled_at", "id"),
+        # At most one live schedule per page and provider, even under concurrent requests.
+        Index(
+            "uq_schedules_active_page_provider", "page_id", "provider", unique=True,
+            sqlite_where=sql_text("status IN ('queued', 'publishing')"),
+            postgresql_where=sql_text("status IN ('queued', 'publishing')"),
+        ),
+        CheckConstraint(
+            "status IN ('queued', 'publishing', 'published', 'failed', 'canceled')", name="status_known"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(50))
+    scheduled_at: Mapped[object] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Attempts allowed before giving up; a manual retry raises it.
+    attempt_limit: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    # When the current attempt was claimed; lets the reconciler find dead workers.
+    claimed_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    page: Mapped[Page] = relationship(back_populates="schedules")
+
+    @property
+    def idempotency_key(self):
+        """The same on every attempt, so a provider that honours keys posts once."""
+        return f"pagesite-schedule-{self.id}"
+
+
+class PublishLog(db.Model):
+    __tablename__ = "publish_logs"
+    __table_args__ = (Index("ix_publish_logs_page_id_id", "page_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(50))
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

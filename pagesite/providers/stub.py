@@ -1,0 +1,114 @@
+"""A sandbox provider: it publishes nothing, but records every call it gets
+in an append-only JSON-lines outbox that tests (and people) can read.
+
+It behaves like a payment sandbox: a repeated idempotency key that already
+published answers with the original external id (outcome ``duplicate``), and
+markers in the page text trigger failures:
+
+* ``[stub:fail]``  fails permanently;
+* ``[stub:flaky]`` fails transiently on the first call for a key, then succeeds.
+
+Several worker processes may publish at once: every read-decide-append runs
+under an exclusive ``flock`` on the outbox.
+"""
+
+import fcntl
+import json
+import os
+import time
+import uuid
+
+from ..timeutil import isoformat, utcnow
+from .base import PermanentError, Provider, PublishResult, TransientError
+
+FAIL_MARKER = "[stub:fail]"
+FLAKY_MARKER = "[stub:flaky]"
+
+
+class _OutboxIndex:
+    """What the outbox says so far, read incrementally (each line once per process)."""
+
+    def __init__(self):
+        self.inode = None
+        self.offset = 0
+        self.published = {}  # idempotency key -> external id
+        self.failures = {}  # idempotency key -> failed calls
+
+    def refresh(self, fd):
+        stat = os.fstat(fd)
+        if stat.st_ino != self.inode or stat.st_size < self.offset:
+            self.__init__()
+            self.inode = stat.st_ino
+        if stat.st_size == self.offset:
+            return
+        os.lseek(fd, self.offset, os.SEEK_SET)
+        data = b""
+        while len(data) < stat.st_size - self.offset:
+            chunk = os.read(fd, stat.st_size - self.offset - len(data))
+            if not chunk:
+                break
+            data += chunk
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.splitlines():
+            record = json.loads(line)
+            key = record["idempotency_key"]
+            if record["outcome"] == "published":
+                self.published[key] = record["external_id"]
+            elif record["outcome"] == "failed":
+                self.failures[key] = self.failures.get(key, 0) + 1
+
+
+class StubProvider(Provider):
+    name = "stub"
+
+    def __init__(self, outbox_path, delay_ms=0):
+        self.outbox_path = outbox_path
+        self.delay = max(0, float(delay_ms)) / 1000
+        self._index = _OutboxIndex()
+        os.makedirs(os.path.dirname(os.path.abspath(outbox_path)), exist_ok=True)
+
+    def publish(self, page, attachments, idempotency_key, *, schedule_id=None, attempt=1):
+        # Like a network call: latency on the way there and on the way back, so
+        # a worker can die after the provider acted but before it heard back.
+        time.sleep(self.delay / 2)
+        record = {
+            "idempotency_key": idempotency_key,
+            "page_id": page.id,
+            "schedule_id": schedule_id,
+            "attempt": attempt,
+            "attachment_ids": [a.id for a in attachments],
+            "text_length": len(page.text),
+        }
+        fd = os.open(self.outbox_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._index.refresh(fd)
+            error = None
+            if idempotency_key in self._index.published:
+                record.update(outcome="duplicate", external_id=self._index.published[idempotency_key])
+            elif FAIL_MARKER in page.text:
+                error = PermanentError("stub: rejected by [stub:fail]")
+            elif FLAKY_MARKER in page.text and not self._index.failures.get(idempotency_key):
+                error = TransientError("stub: temporary failure by [stub:flaky]; try again")
+            else:
+                record.update(outcome="published", external_id=f"stub-{uuid.uuid4().hex[:16]}")
+            if error:
+                record.update(outcome="failed", external_id=None, error=str(error))
+            record["received_at"] = isoformat(utcnow())
+            os.write(fd, (json.dumps(record) + "\n").encode())
+        finally:
+            os.close(fd)  # releases the lock
+        time.sleep(self.delay / 2)
+        if error:
+            raise error
+        external_id = record["external_id"]
+        return PublishResult(external_id=external_id, url=f"https://stub.pagesite.invalid/posts/{external_id}")
+
+
+def read_outbox(path):
+    """Every record in the outbox, oldest first (for tests and the CLI)."""
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -1,0 +1,175 @@
+"""Receiving, checking and describing attachments."""
+
+import os
+import re
+import unicodedata
+from itertools import chain
+
+import filetype
+from flask import current_app, send_file
+from PIL import Image
+from sqlalchemy import func, select
+
+from ..errors import TooLarge, ValidationFailed
+from ..extensions import db
+from ..models import AttachmentAsset
+from ..storage import CHUNK_SIZE, LimitExceeded, get_storage
+from .common import get_or_404, paginate
+
+SNIFF_BYTES = 8192
+MAX_ALT_TEXT = 1500
+
+EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "video/mp4": ".mp4",
+}
+PILLOW_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
+
+
+def sanitise_filename(name):
+    """A display name safe to show and to put in a header: no path, no controls."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"\s+", " ", name).strip().lstrip(".")
+    if len(name) > 200:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 200 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:200]
+    return name or "upload"
+
+
+def sniff(head):
+    """The content type the bytes say they are, or None."""
+    kind = filetype.guess(head)
+    return kind.mime if kind else None
+
+
+def size_limit(content_type):
+    config = current_app.config
+    return config["MAX_VIDEO_BYTES"] if content_type.startswith("video/") else config["MAX_IMAGE_BYTES"]
+
+
+def _human(n):
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+
+
+def check_alt_text(alt_text):
+    alt_text = (alt_text or "").replace("\x00", "").strip()
+    if len(alt_text) > MAX_ALT_TEXT:
+        raise ValidationFailed.single("alt_text", f"Must be at most {MAX_ALT_TEXT} characters.")
+    return alt_text
+
+
+def _image_size(path, content_type):
+    """(width, height) of a decodable image, or a 422 for bytes that lie."""
+    max_pixels = current_app.config["MAX_IMAGE_PIXELS"]
+    label = content_type.split("/")[1].upper()
+    try:
+        with Image.open(path, formats=[PILLOW_FORMATS[content_type]]) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ValidationFailed.single(
+                    "file", f"The image is {width}×{height} pixels; at most {max_pixels:,} pixels are allowed."
+                )
+            image.verify()  # walks the data: catches truncated and corrupt files
+    except ValidationFailed:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValidationFailed.single("file", "The image is too large to decode safely.") from None
+    except Exception:
+        raise ValidationFailed.single(
+            "file", f"The file starts like a {label} image but could not be read; it may be damaged."
+        ) from None
+    return width, height
+
+
+def upload(stream, filename, alt_text=""):
+    """Store an uploaded file and return its AttachmentAsset.
+
+    ``stream`` is read in chunks and never held in memory whole. The type is
+    decided by the bytes, never by the name or the client's content type.
+    """
+    alt_text = check_alt_text(alt_text)
+    allowed = current_app.config["ALLOWED_TYPES"]
+    head = stream.read(SNIFF_BYTES) if stream else b""
+    if not head:
+        raise ValidationFailed.single("file", "The file is empty." if stream else "Choose a file to upload.")
+    content_type = sniff(head)
+    if content_type not in allowed:
+        what = f"a {content_type} file" if content_type else "not a recognised file type"
+        names = ", ".join(EXTENSIONS.get(t, t).lstrip(".").upper() for t in allowed)
+        raise ValidationFailed.single("file", f"This file is {what}. Allowed types: {names}.")
+
+    limit = size_limit(content_type)
+    storage = get_storage(current_app)
+    chunks = chain([head], iter(lambda: stream.read(CHUNK_SIZE), b""))
+    try:
+        pending = storage.receive(chunks, max_bytes=limit)
+    except LimitExceeded:
+        kind = "Videos" if content_type.startswith("video/") else "Images"
+        raise TooLarge({"file": [f"{kind} may be at most {_human(limit)}."]}) from None
+    try:
+        width = height = None
+        if content_type.startswith("image/"):
+            width, height = _image_size(pending.temp_path, content_type)
+        key = pending.commit(EXTENSIONS.get(content_type, ""))
+    finally:
+        pending.discard()
+
+    asset = AttachmentAsset(
+        filename=sanitise_filename(filename),
+        content_type=content_type,
+        size_bytes=pending.size,
+        sha256=pending.sha256,
+        storage_key=key,
+        alt_text=alt_text,
+        width=width,
+        height=height,
+    )
+    db.session.add(asset)
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        storage.delete(key)
+        raise
+    return asset
+
+
+def get_attachment(attachment_id):
+    return get_or_404(AttachmentAsset, attachment_id, "attachment")
+
+
+def list_attachments(page=None, per_page=None):
+    statement = select(AttachmentAsset).order_by(AttachmentAsset.created_at.desc(), AttachmentAsset.id.desc())
+    return paginate(statement, page, per_page, select(func.count(AttachmentAsset.id)))
+
+
+def describe(attachment_id, alt_text):
+    """Set an attachment's description (alt text)."""
+    asset = get_attachment(attachment_id)
+    asset.alt_text = check_alt_text(alt_text)
+    db.session.commit()
+    return asset
+
+
+def file_path(asset):
+    return get_storage(current_app).path(asset.storage_key)
+
+
+def exists_on_disk(asset):
+    return os.path.exists(file_path(asset))
+
+
+def send(asset):
+    """The attachment's bytes as a response that no browser will run as a page."""
+    response = send_file(
+        file_path(asset), mimetype=asset.content_type, download_name=asset.filename,
+        conditional=True, etag=asset.sha256, max_age=3600,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

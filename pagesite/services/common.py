@@ -1,0 +1,68 @@
+"""Helpers shared by the services."""
+
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..errors import NotFound, ValidationFailed
+from ..extensions import db
+
+# Largest id any of our tables can hold; larger ids cannot exist (and would
+# overflow PostgreSQL's integer), so they are simply "not found".
+MAX_ID = 2**31 - 1
+
+
+@dataclass
+class PageOf:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+
+def parse_int(value, field, *, minimum=None, maximum=None, default=None):
+    """An int from a query string or JSON value, or a 422 naming ``field``."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise ValidationFailed.single(field, "Must be a whole number.")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed.single(field, "Must be a whole number.") from None
+    if isinstance(value, float) and number != value:
+        raise ValidationFailed.single(field, "Must be a whole number.")
+    if minimum is not None and number < minimum:
+        raise ValidationFailed.single(field, f"Must be at least {minimum}.")
+    if maximum is not None and number > maximum:
+        raise ValidationFailed.single(field, f"Must be at most {maximum}.")
+    return number
+
+
+def paging(page, per_page):
+    config = current_app.config
+    page = parse_int(page, "page", minimum=1, maximum=1_000_000, default=1)
+    per_page = parse_int(
+        per_page, "per_page", minimum=1, maximum=config["PER_PAGE_MAX"], default=config["PER_PAGE_DEFAULT"]
+    )
+    return page, per_page
+
+
+def paginate(statement, page, per_page, count_statement=None):
+    """One page of ``statement``'s rows and the total count."""
+    page, per_page = paging(page, per_page)
+    if count_statement is None:
+        count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
+    total = db.session.scalar(count_statement)
+    items = db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)).unique().all()
+    return PageOf(items=list(items), total=total, page=page, per_page=per_page)
+
+
+def get_or_404(model, ident, what):
+    if not isinstance(ident, int) or not 0 < ident <= MAX_ID:
+        raise NotFound(f"No {what} with id {ident}.")
+    obj = db.session.get(model, ident)
+    if obj is None:
+        raise NotFound(f"No {what} with id {ident}.")
+    return obj

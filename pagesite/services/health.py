@@ -1,0 +1,71 @@
+"""Is pagesite able to publish right now? One report for the API and the CLI."""
+
+from flask import current_app
+from sqlalchemy import func, select, text
+
+from .. import heartbeats, jobs
+from ..extensions import db, get_redis
+from ..models import Schedule
+from ..timeutil import isoformat, utcnow
+
+
+def report():
+    """(healthy, details). Unhealthy when the database or Redis does not answer,
+    or when no worker or no scheduler has shown a heartbeat recently."""
+    config = current_app.config
+    stale = float(config["HEARTBEAT_STALE_SECONDS"])
+    problems = []
+    details = {"checks": {}}
+
+    try:
+        db.session.execute(text("SELECT 1"))
+        now = utcnow()
+        due_count, oldest = db.session.execute(
+            select(func.count(Schedule.id), func.min(Schedule.scheduled_at)).where(
+                Schedule.status == "queued", Schedule.scheduled_at <= now
+            )
+        ).one()
+        publishing = db.session.scalar(select(func.count(Schedule.id)).where(Schedule.status == "publishing"))
+        db.session.commit()
+        details["checks"]["database"] = {"ok": True}
+        details["schedules"] = {
+            "due_unclaimed": due_count,
+            "publishing": publishing,
+            "oldest_overdue_at": isoformat(oldest),
+            "oldest_overdue_seconds": round((now - oldest).total_seconds(), 3) if oldest else None,
+        }
+    except Exception as e:
+        db.session.rollback()
+        details["checks"]["database"] = {"ok": False, "error": str(e).splitlines()[0]}
+        problems.append("database does not answer")
+
+    try:
+        connection = get_redis()
+        connection.ping()
+        workers = heartbeats.worker_ages(connection)
+        scheduler_age = heartbeats.scheduler_age(connection)
+        details["checks"]["redis"] = {"ok": True}
+        details["queue_depth"] = jobs.get_queue(connection).count
+        fresh_workers = {w: age for w, age in workers.items() if age <= stale}
+        details["checks"]["worker"] = {
+            "ok": bool(fresh_workers),
+            "processes": len(fresh_workers),
+            "last_heartbeat_age": min(workers.values()) if workers else None,
+        }
+        details["checks"]["scheduler"] = {
+            "ok": scheduler_age is not None and scheduler_age <= stale,
+            "last_heartbeat_age": scheduler_age,
+        }
+        if not fresh_workers:
+            problems.append(f"no worker heartbeat in the last {stale:g} s")
+        if not details["checks"]["scheduler"]["ok"]:
+            problems.append(f"no scheduler heartbeat in the last {stale:g} s")
+    except Exception as e:
+        details["checks"]["redis"] = {"ok": False, "error": str(e).splitlines()[0]}
+        problems.append("Redis does not answer")
+
+    details["status"] = "ok" if not problems else "unavailable"
+    details["problems"] = problems
+    details["checked_at"] = isoformat(utcnow())
+    return not problems, details
+

@@ -1,0 +1,260 @@
+"""Publishing a schedule through its provider: claim, call, record.
+
+A schedule is published only by whoever moves it from ``queued`` (and due) to
+``publishing`` in one conditional UPDATE. Duplicate jobs, a second scheduler,
+a retry or the reconciler can all try; exactly one claim succeeds. The
+provider is always called with the schedule's idempotency key, so even a
+worker that dies after the provider acted cannot make it post twice.
+"""
+
+import json
+import logging
+import os
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from .. import heartbeats, jobs
+from ..extensions import db, get_redis
+from ..limits import ProviderSlots
+from ..models import PublishLog, Schedule
+from ..providers import AttachmentData, PageData, TransientError, get_provider
+from ..storage import get_storage
+from ..timeutil import utcnow
+
+log = logging.getLogger("pagesite.publish")
+
+# A claimer whose heartbeat is gone for this long has died.
+DEAD_CLAIMER_AFTER = timedelta(seconds=heartbeats.TTL)
+
+
+@dataclass
+class Attempt:
+    outcome: str  # published, retrying, failed, skipped (not claimable), busy (no provider slot)
+    schedule: Schedule | None = None
+    log: PublishLog | None = None
+
+
+def backoff_seconds(attempt, config=None):
+    """Exponential backoff with jitter: base * 2^(attempt-1), capped, times 0.5-1."""
+    config = config or current_app.config
+    ceiling = min(config["RETRY_MAX_SECONDS"], config["RETRY_BASE_SECONDS"] * 2 ** (attempt - 1))
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+_executor = None
+_executor_pid = None
+
+
+def _provider_executor():
+    """Threads for provider calls, so a call that hangs can be timed out (one pool per process)."""
+    global _executor, _executor_pid
+    if _executor is None or _executor_pid != os.getpid():
+        _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="provider")
+        _executor_pid = os.getpid()
+    return _executor
+
+
+def _claim(schedule_id, claimed_by):
+    now = utcnow()
+    result = db.session.execute(
+        update(Schedule)
+        .where(Schedule.id == schedule_id, Schedule.status == "queued", Schedule.scheduled_at <= now)
+        .values(
+            status="publishing",
+            attempts=Schedule.attempts + 1,
+            claimed_at=now,
+            claimed_by=claimed_by,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _snapshot(schedule):
+    storage = get_storage(current_app)
+    page = schedule.page
+    attachments = tuple(
+        AttachmentData(
+            id=a.id, path=storage.path(a.storage_key), content_type=a.content_type,
+            alt_text=a.alt_text, filename=a.filename,
+        )
+        for a in page.attachments
+    )
+    return PageData(id=page.id, text=page.text, attachments=attachments)
+
+
+def _call_provider(provider, page, schedule_id, attempt, idempotency_key):
+    """(result, error, duration_ms); a timeout is a transient error of unknown outcome."""
+    timeout = current_app.config["PUBLISH_TIMEOUT"]
+    started = time.monotonic()
+    future = _provider_executor().submit(
+        provider.publish, page, page.attachments, idempotency_key, schedule_id=schedule_id, attempt=attempt
+    )
+    result = error = None
+    try:
+        result = future.result(timeout=timeout)
+    except FuturesTimeout:
+        error = TransientError(
+            f"The provider did not answer within {timeout} s; the outcome is unknown, so it will be "
+            "retried with the same idempotency key."
+        )
+    except Exception as e:  # ProviderError, or a bug in the provider: retry, then fail visibly
+        error = e if hasattr(e, "transient") else TransientError(f"Unexpected provider error: {e!r}")
+    return result, error, int((time.monotonic() - started) * 1000)
+
+
+def _finish(schedule, attempt, result, error, duration_ms):
+    """Write the attempt's log row and move the schedule on, in one transaction."""
+    now = utcnow()
+    entry = PublishLog(
+        page_id=schedule.page_id,
+        schedule_id=schedule.id,
+        provider=schedule.provider,
+        attempt=attempt,
+        duration_ms=duration_ms,
+        created_at=now,
+    )
+    mine = (Schedule.id == schedule.id, Schedule.attempts == attempt)
+    if result is not None:
+        entry.status, entry.external_id, entry.url = "published", result.external_id, result.url
+        outcome = "published"
+        # No status condition: if the reconciler already requeued this attempt,
+        # the provider still published it, and that is the truth to record.
+        values = dict(status="published", published_at=now, external_id=result.external_id,
+                      url=result.url, last_error=None)
+    else:
+        entry.status, entry.error = "failed", str(error)
+        mine += (Schedule.status == "publishing",)
+        if error.transient and attempt < schedule.attempt_limit:
+            outcome = "retrying"
+            values = dict(status="queued", last_error=str(error),
+                          scheduled_at=now + timedelta(seconds=backoff_seconds(attempt)))
+        else:
+            outcome = "failed"
+            values = dict(status="failed", last_error=str(error))
+    db.session.add(entry)
+    db.session.execute(
+        update(Schedule).where(*mine).values(updated_at=now, **values).execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    db.session.refresh(schedule)
+    log.info(json.dumps({
+        "event": "publish_attempt", "schedule_id": schedule.id, "page_id": schedule.page_id,
+        "provider": schedule.provider, "attempt": attempt, "outcome": outcome,
+        "duration_ms": duration_ms, "error": entry.error,
+    }))
+    if outcome == "retrying" and schedule.status == "queued":
+        jobs.dispatch(schedule)
+    return Attempt(outcome, schedule, entry)
+
+
+def publish_schedule(schedule_id, claimed_by=None):
+    """Publish one schedule if it is queued and due; otherwise do nothing."""
+    config = current_app.config
+    schedule = db.session.get(Schedule, schedule_id)
+    if schedule is None or schedule.status != "queued" or schedule.scheduled_at > utcnow():
+        return Attempt("skipped", schedule)
+    provider_name = schedule.provider
+    db.session.rollback()  # hold no transaction while waiting for a slot
+
+    slots = ProviderSlots(
+        get_redis(), provider_name, config["PROVIDER_CONCURRENCY"], lease_seconds=config["PUBLISH_TIMEOUT"] + 10
+    )
+    token = slots.acquire(wait_seconds=config["PUBLISH_TIMEOUT"])
+    if token is None:
+        log.info(json.dumps({"event": "publish_busy", "schedule_id": schedule_id, "provider": provider_name}))
+        return Attempt("busy", schedule)
+    try:
+        if not _claim(schedule_id, claimed_by or heartbeats.process_id("app")):
+            return Attempt("skipped", db.session.get(Schedule, schedule_id))
+        schedule = db.session.get(Schedule, schedule_id)
+        attempt = schedule.attempts
+        page = _snapshot(schedule)
+        db.session.commit()  # end the read before the (slow) provider call
+        provider = get_provider(provider_name)
+        result, error, duration_ms = _call_provider(provider, page, schedule_id, attempt, schedule.idempotency_key)
+        return _finish(schedule, attempt, result, error, duration_ms)
+    finally:
+        slots.release(token)
+
+
+def _lost(schedule, now):
+    """Record an attempt whose worker vanished, and queue it again (same key)."""
+    attempt = schedule.attempts
+    message = (
+        f"Attempt {attempt} was interrupted (its worker stopped before recording the result). "
+        "It is retried with the same idempotency key, so it cannot post twice."
+    )
+    retry = attempt < schedule.attempt_limit
+    values = dict(status="queued", scheduled_at=now, last_error=message) if retry else dict(
+        status="failed", last_error=message + " No attempts are left; check the provider before retrying."
+    )
+    result = db.session.execute(
+        update(Schedule)
+        .where(Schedule.id == schedule.id, Schedule.status == "publishing", Schedule.attempts == attempt)
+        .values(updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        return False
+    db.session.add(PublishLog(
+        page_id=schedule.page_id, schedule_id=schedule.id, provider=schedule.provider,
+        attempt=attempt, status="failed", error=message, created_at=now,
+    ))
+    db.session.commit()
+    log.info(json.dumps({"event": "publish_lost", "schedule_id": schedule.id, "attempt": attempt,
+                         "requeued": retry}))
+    return True
+
+
+def reconcile(batch=5000):
+    """Rescue schedules whose worker died, and enqueue due ones Redis lost."""
+    config = current_app.config
+    connection = get_redis()
+    now = utcnow()
+    hard_limit = timedelta(seconds=jobs.job_timeout(config) + 5)
+
+    rescued = 0
+    for schedule in db.session.scalars(select(Schedule).where(Schedule.status == "publishing")).all():
+        age = now - (schedule.claimed_at or now)
+        claimer = schedule.claimed_by or ""
+        claimer_dead = (
+            claimer.startswith("worker:")
+            and age > DEAD_CLAIMER_AFTER
+            and not heartbeats.worker_alive(connection, claimer)
+        )
+        if claimer_dead or age > hard_limit:
+            rescued += _lost(schedule, now)
+
+    # A due schedule normally leaves the scheduler within one interval; past
+    # this grace, one without a live job has lost it.
+    grace = timedelta(seconds=2 * float(config["SCHEDULER_INTERVAL"]) + 2)
+    due = db.session.scalars(
+        select(Schedule)
+        .where(Schedule.status == "queued", Schedule.scheduled_at <= now - grace)
+        .order_by(Schedule.scheduled_at, Schedule.id)
+        .limit(batch)
+    ).all()
+    db.session.commit()
+    job_ids = [jobs.publish_job_id(s) for s in due]
+    live = jobs.job_statuses(job_ids, connection)
+    requeued = 0
+    for schedule, job_id in zip(due, job_ids):
+        status = live.get(job_id)
+        # A job "started" long ago on a queued schedule lost its worker before the claim.
+        if status is None or (status == "started" and now - schedule.scheduled_at > hard_limit):
+            jobs.enqueue_now(schedule, connection)
+            requeued += 1
+    if rescued or requeued:
+        log.info(json.dumps({"event": "reconcile", "rescued": rescued, "requeued": requeued}))
+    return {"rescued": rescued, "requeued": requeued}

@@ -1,0 +1,209 @@
+"""Scheduling pages: create, list, cancel, reschedule, retry, publish now."""
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
+
+from flask import current_app
+
+from .. import heartbeats, jobs
+from ..errors import Conflict, NotFound, ServiceError, ValidationFailed
+from ..extensions import db
+from ..models import SCHEDULE_STATUSES, Page, PageAttachment, Schedule
+from ..providers import resolve_name
+from ..timeutil import isoformat, parse_aware, utcnow
+from . import publishing
+from .common import MAX_ID, get_or_404, paginate, parse_int
+from .pages import active_schedule
+
+
+class ProviderBusy(ServiceError):
+    status = 503
+    title = "Provider busy"
+    slug = "provider-busy"
+
+
+def _page_for(page_id):
+    if page_id is None:
+        raise ValidationFailed.single("page_id", "A page id is required.")
+    page_id = parse_int(page_id, "page_id") if not isinstance(page_id, str) else None
+    if page_id is None:
+        raise ValidationFailed.single("page_id", "Must be a page id (a whole number).")
+    page = db.session.get(Page, page_id) if 0 < page_id <= MAX_ID else None
+    if page is None:
+        raise ValidationFailed.single("page_id", f"No page with id {page_id}.")
+    return page
+
+
+def parse_when(value, now):
+    """A future UTC datetime from user input, or a 422 on ``scheduled_at``."""
+    try:
+        when = parse_aware(value)
+    except ValueError as e:
+        raise ValidationFailed.single("scheduled_at", str(e)) from None
+    if when <= now:
+        raise ValidationFailed.single(
+            "scheduled_at", f"{isoformat(when)} is in the past (it is now {isoformat(now)}); choose a later time."
+        )
+    return when
+
+
+def _conflict(page_id, provider):
+    existing = active_schedule(page_id, provider)
+    detail = f"Page {page_id} already has a {existing.status if existing else 'live'} schedule for {provider}"
+    return Conflict(
+        detail + (f" (schedule {existing.id}); cancel it or wait for it to finish." if existing else "."),
+        schedule_id=existing.id if existing else None,
+    )
+
+
+def _insert(page, provider, when):
+    if active_schedule(page.id, provider):
+        raise _conflict(page.id, provider)
+    schedule = Schedule(
+        page=page, provider=provider, scheduled_at=when, status="queued",
+        attempts=0, attempt_limit=current_app.config["PUBLISH_MAX_ATTEMPTS"],
+    )
+    db.session.add(schedule)
+    try:
+        db.session.commit()
+    except IntegrityError:  # lost a race with a concurrent request (unique live schedule)
+        db.session.rollback()
+        raise _conflict(page.id, provider) from None
+    return schedule
+
+
+def create_schedule(page_id, scheduled_at=None, provider=None):
+    """Queue ``page_id`` for ``scheduled_at`` (ISO 8601 with offset; now if omitted)."""
+    now = utcnow()
+    errors = {}
+    page = when = None
+    try:
+        page = _page_for(page_id)
+    except ValidationFailed as e:
+        errors.update(e.errors)
+    try:
+        when = now if scheduled_at is None else parse_when(scheduled_at, now)
+    except ValidationFailed as e:
+        errors.update(e.errors)
+    resolved = resolve_name(provider) if provider is None or isinstance(provider, str) else None
+    if resolved is None:
+        errors["provider"] = [f"Unknown provider {provider!r}."]
+    if errors:
+        raise ValidationFailed(errors)
+    schedule = _insert(page, resolved, when)
+    jobs.dispatch(schedule)
+    return schedule
+
+
+def get_schedule(schedule_id):
+    return get_or_404(Schedule, schedule_id, "schedule")
+
+
+def list_schedules(status=None, page_id=None, page=None, per_page=None):
+    """Schedules sorted by time then id, each with its page and attachments loaded."""
+    filters = []
+    if status not in (None, "", "all"):
+        if status not in SCHEDULE_STATUSES:
+            raise ValidationFailed.single("status", f"Must be one of: all, {', '.join(SCHEDULE_STATUSES)}.")
+        filters.append(Schedule.status == status)
+    if page_id not in (None, ""):
+        filters.append(Schedule.page_id == parse_int(page_id, "page_id", minimum=1, maximum=MAX_ID))
+    statement = (
+        select(Schedule)
+        .where(*filters)
+        .options(
+            joinedload(Schedule.page)
+            .selectinload(Page.page_attachments)
+            .joinedload(PageAttachment.attachment)
+        )
+        .order_by(Schedule.scheduled_at, Schedule.id)
+    )
+    return paginate(statement, page, per_page, select(func.count(Schedule.id)).where(*filters))
+
+
+def _change_queued(schedule_id, **values):
+    """Apply ``values`` only while the schedule is still queued; 409 otherwise."""
+    schedule = get_schedule(schedule_id)
+    old_job = jobs.publish_job_id(schedule)
+    result = db.session.execute(
+        update(Schedule)
+        .where(Schedule.id == schedule.id, Schedule.status == "queued")
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    db.session.refresh(schedule)
+    if result.rowcount != 1:
+        raise Conflict(f"Schedule {schedule.id} is {schedule.status}; only a queued schedule can be changed.",
+                       schedule_status=schedule.status)
+    return schedule, old_job
+
+
+def cancel_schedule(schedule_id):
+    """Cancel a queued schedule. It is never published, even if its job still fires."""
+    schedule, old_job = _change_queued(schedule_id, status="canceled")
+    jobs.withdraw(old_job)
+    return schedule
+
+
+def reschedule(schedule_id, scheduled_at):
+    if scheduled_at is None:
+        raise ValidationFailed.single("scheduled_at", "A new time is required.")
+    when = parse_when(scheduled_at, utcnow())
+    schedule, old_job = _change_queued(schedule_id, scheduled_at=when)
+    jobs.withdraw(old_job)
+    jobs.dispatch(schedule)
+    return schedule
+
+
+def retry_schedule(schedule_id):
+    """Queue a failed schedule again, due now, with a fresh set of attempts."""
+    schedule = get_schedule(schedule_id)
+    if active_schedule(schedule.page_id, schedule.provider):
+        raise _conflict(schedule.page_id, schedule.provider)
+    now = utcnow()
+    result = db.session.execute(
+        update(Schedule)
+        .where(Schedule.id == schedule.id, Schedule.status == "failed")
+        .values(status="queued", scheduled_at=now, updated_at=now,
+                attempt_limit=Schedule.attempts + current_app.config["PUBLISH_MAX_ATTEMPTS"])
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise _conflict(schedule.page_id, schedule.provider) from None
+    db.session.refresh(schedule)
+    if result.rowcount != 1:
+        raise Conflict(f"Schedule {schedule.id} is {schedule.status}; only a failed schedule can be retried.",
+                       schedule_status=schedule.status)
+    jobs.dispatch(schedule)
+    return schedule
+
+
+def publish_now(provider, page_id):
+    """Publish a page synchronously (through a schedule due now, so it shows in lists).
+
+    Returns the Attempt; raises PublishFailed (502) when the provider refused.
+    """
+    resolved = resolve_name(provider)
+    if resolved is None:
+        raise NotFound(f"No provider named {provider!r}.")
+    page = _page_for(page_id)
+    schedule = _insert(page, resolved, utcnow())
+    attempt = publishing.publish_schedule(schedule.id, claimed_by=heartbeats.process_id("web"))
+    if attempt.outcome == "busy":
+        jobs.dispatch(schedule)
+        raise ProviderBusy(f"{resolved} is at its limit of concurrent publishes; the page is queued and will "
+                           "be published by the worker shortly.", schedule_id=schedule.id)
+    return attempt
+
+
+def publish_queued_now(schedule_id):
+    """Move a queued schedule's time to now, so the worker publishes it at once."""
+    schedule, old_job = _change_queued(schedule_id, scheduled_at=utcnow())
+    jobs.withdraw(old_job)
+    jobs.dispatch(schedule)
+    return schedule

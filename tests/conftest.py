@@ -1,0 +1,231 @@
+"""Fixtures: a real database (SQLite by default, PostgreSQL when
+PAGESITE_TEST_DATABASE_URL says so), a real Redis, real worker processes.
+
+A missing database or Redis stops the run with an error; nothing is skipped.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+import sqlalchemy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _configure_environment(tmp_root):
+    """Settings for this test run, in os.environ so worker processes share them."""
+    database_url = os.environ.get("PAGESITE_TEST_DATABASE_URL") or f"sqlite:///{tmp_root}/test.db"
+    redis_url = os.environ.get("PAGESITE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "test-secret-key",
+        "PAGESITE_UPLOAD_DIR": f"{tmp_root}/uploads",
+        "PAGESITE_STUB_OUTBOX": f"{tmp_root}/stub_outbox.jsonl",
+        "PAGESITE_QUEUE": "pagesite-test",
+        "PAGESITE_SCHEDULER_INTERVAL": "0.2",
+        "PAGESITE_RECONCILE_INTERVAL": "1",
+        "PAGESITE_RETRY_BASE_SECONDS": "0.2",
+        "PAGESITE_RETRY_MAX_SECONDS": "2",
+        "PAGESITE_PUBLISH_TIMEOUT": "5",
+    }
+    os.environ.update(env)
+    return env
+
+
+def _require_services(env):
+    try:
+        redis.Redis.from_url(env["REDIS_URL"], socket_connect_timeout=2).ping()
+    except redis.RedisError as e:
+        pytest.exit(f"Redis is required for the tests and does not answer at {env['REDIS_URL']}: {e}", returncode=3)
+    url = env["DATABASE_URL"]
+    if url.startswith("postgres"):
+        from pagesite.config import database_url
+
+        engine = sqlalchemy.create_engine(database_url("unused"))
+        try:
+            with engine.begin() as connection:
+                # A clean schema, so the migrations run from scratch.
+                connection.execute(sqlalchemy.text("DROP SCHEMA IF EXISTS public CASCADE"))
+                connection.execute(sqlalchemy.text("CREATE SCHEMA public"))
+        except Exception as e:
+            pytest.exit(f"PostgreSQL is required for this run and does not answer at {url}: {e}", returncode=3)
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def test_env(tmp_path_factory):
+    env = _configure_environment(str(tmp_path_factory.mktemp("pagesite")))
+    _require_services(env)
+    return env
+
+
+@pytest.fixture(scope="session")
+def app(test_env):
+    from flask_migrate import upgrade
+
+    from pagesite import create_app
+
+    app = create_app({"TESTING": True})
+    with app.app_context():
+        upgrade()  # the committed migrations, not create_all: they are what users run
+    return app
+
+
+@pytest.fixture(autouse=True)
+def clean_state(request, test_env):
+    """Every test starts with empty tables, an empty Redis database and no outbox."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    from pagesite.extensions import db, get_redis
+
+    with app.app_context():
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sqlalchemy.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    connection.execute(sqlalchemy.text(f"DELETE FROM {table}"))
+        get_redis().flushdb()
+        app.extensions.pop("pagesite_providers", None)
+    if os.path.exists(test_env["PAGESITE_STUB_OUTBOX"]):
+        os.unlink(test_env["PAGESITE_STUB_OUTBOX"])
+    yield
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def outbox(test_env):
+    from pagesite.providers.stub import read_outbox
+
+    return lambda: read_outbox(test_env["PAGESITE_STUB_OUTBOX"])
+
+
+class Processes:
+    """Real worker, scheduler and web processes, stopped at the end of the test."""
+
+    def __init__(self, env, log_dir):
+        self.env = env
+        self.log_dir = log_dir
+        self.procs = []
+
+    def start(self, *args, env=None, name="proc"):
+        log_path = os.path.join(self.log_dir, f"{name}-{len(self.procs)}.log")
+        log = open(log_path, "w")
+        proc = subprocess.Popen(
+            list(args), cwd=ROOT, env={**os.environ, **self.env, **(env or {})},
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        proc.log_path = log_path
+        self.procs.append(proc)
+        return proc
+
+    def worker(self, env=None):
+        return self.start(sys.executable, "worker.py", "work", env=env, name="worker")
+
+    def scheduler(self, env=None):
+        return self.start(sys.executable, "worker.py", "schedule", env=env, name="scheduler")
+
+    def web(self, env=None):
+        port = free_port()
+        proc = self.start(
+            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+            "--threads", "4", "wsgi:app", env=env, name="web",
+        )
+        proc.url = f"http://127.0.0.1:{port}"
+        wait_for_port(port, proc)
+        return proc
+
+    def kill(self, proc, sig=signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+    def stop_all(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill(proc)
+
+    def logs(self):
+        out = []
+        for proc in self.procs:
+            with open(proc.log_path) as f:
+                out.append(f"--- {proc.log_path}\n{f.read()[-4000:]}")
+        return "\n".join(out)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited early; see {proc.log_path}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on {port} after {timeout} s")
+
+
+@pytest.fixture
+def processes(app, test_env, tmp_path, request):
+    procs = Processes(test_env, str(tmp_path))
+    yield procs
+    procs.stop_all()
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        print(procs.logs())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
+
+
+def wait_until(predicate, timeout=15, interval=0.05, message="condition"):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)

@@ -1,0 +1,28 @@
+"""The worker process entry point.
+
+    python worker.py              one scheduler and PAGESITE_WORKER_PROCESSES workers
+    python worker.py work         a single worker process   [--burst]
+    python worker.py schedule     a single scheduler process [--burst]
+"""
+
+import argparse
+
+from pagesite import processes
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("role", nargs="?", choices=["all", "work", "schedule"], default="all")
+    parser.add_argument("--burst", action="store_true", help="quit when there is nothing left to do")
+    parser.add_argument("--processes", type=int, help="worker processes (all only)")
+    args = parser.parse_args(argv)
+    if args.role == "work":
+        processes.run_worker(burst=args.burst)
+    elif args.role == "schedule":
+        processes.run_scheduler(burst=args.burst)
+    else:
+        processes.supervise(args.processes)
+
+
+if __name__ == "__main__":
+    main()
