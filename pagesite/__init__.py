@@ -9,9 +9,10 @@ from flask import Flask, request
 from sqlalchemy import event
 from werkzeug.exceptions import HTTPException
 
-from . import config
+from . import config, security
 from .errors import ServiceError
 from .extensions import csrf, db, init_redis, migrate
+from .timeutil import isoformat
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -66,6 +67,8 @@ def _configure_extensions(app):
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
     init_redis(app)
+    security.init_app(app)
+    app.add_template_filter(isoformat, "isotime")
     if url.startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
@@ -82,8 +85,11 @@ def _sqlite_pragmas(dbapi_connection, _record):
 def _configure_blueprints(app):
     from .api import bp as api_bp
 
-    csrf.exempt(api_bp)
+    from .auth import bp as auth_bp
+
+    csrf.exempt(api_bp)  # bearer tokens are not ambient credentials: no CSRF risk
     app.register_blueprint(api_bp)
+    app.register_blueprint(auth_bp)
 
 
 def _configure_error_handlers(app):

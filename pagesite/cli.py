@@ -50,5 +50,52 @@ def reconcile():
     click.echo(json.dumps(publishing.reconcile()))
 
 
+
+
+user_group = AppGroup("user", help="Accounts that can sign in.")
+token_group = AppGroup("token", help="API tokens.")
+
+
+@user_group.command("create")
+@click.argument("email")
+@click.password_option(help="The password (asked for when not given).")
+def user_create(email, password):
+    """Create an account that can sign in."""
+    from .errors import ServiceError
+    from .services import auth
+
+    try:
+        user = auth.create_user(email, password)
+    except ServiceError as e:
+        raise click.ClickException(e.detail) from None
+    click.echo(f"Created {user.email}.")
+
+
+@token_group.command("create")
+@click.argument("name")
+@click.option("--email", default="admin@localhost", show_default=True,
+              help="Account to create when none exists yet.")
+def token_create(name, email):
+    """Create an API token and print it (only the token, on stdout)."""
+    import secrets
+
+    from .errors import ServiceError
+    from .services import auth
+
+    user = auth.first_user()
+    if user is None:
+        password = secrets.token_urlsafe(18)
+        user = auth.create_user(email, password)
+        click.echo(f"Created the account {email} with the password {password} (shown only this once).",
+                   err=True)
+    try:
+        token, _ = auth.create_token(user, name)
+    except ServiceError as e:
+        raise click.ClickException(e.detail) from None
+    click.echo(token)
+
+
 def register(app):
     app.cli.add_command(group)
+    app.cli.add_command(user_group)
+    app.cli.add_command(token_group)

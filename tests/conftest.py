@@ -98,6 +98,7 @@ def clean_state(request, test_env):
                     connection.execute(sqlalchemy.text(f"DELETE FROM {table}"))
         get_redis().flushdb()
         app.extensions.pop("pagesite_providers", None)
+        app.extensions.pop("pagesite_has_users", None)
     if os.path.exists(test_env["PAGESITE_STUB_OUTBOX"]):
         os.unlink(test_env["PAGESITE_STUB_OUTBOX"])
     yield
@@ -109,8 +110,48 @@ def ctx(app):
         yield app
 
 
+OWNER_EMAIL = "owner@example.com"
+OWNER_PASSWORD = "correct horse battery staple"
+_owner_hash = []
+
+
 @pytest.fixture
-def client(app):
+def user(ctx):
+    """The account tests act as (hashed once per run: Argon2 is slow on purpose)."""
+    from pagesite.extensions import db
+    from pagesite.models import User
+    from pagesite.services import auth
+
+    if not _owner_hash:
+        _owner_hash.append(auth.create_user(OWNER_EMAIL, OWNER_PASSWORD).password_hash)
+        account = db.session.query(User).filter_by(email=OWNER_EMAIL).one()
+    else:
+        account = User(email=OWNER_EMAIL, password_hash=_owner_hash[0])
+        db.session.add(account)
+        db.session.commit()
+    ctx.extensions["pagesite_has_users"] = True
+    return account
+
+
+@pytest.fixture
+def api_token(ctx, user):
+    from pagesite.services import auth
+
+    token, _ = auth.create_token(user, "tests")
+    return token
+
+
+@pytest.fixture
+def client(app, api_token):
+    """A test client of the JSON API, with a valid bearer token."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token}"
+    return client
+
+
+@pytest.fixture
+def anon(app):
+    """A test client with no credentials at all."""
     return app.test_client()
 
 

@@ -9,9 +9,11 @@ from helpers import png_bytes
 from conftest import wait_until
 
 
-def http(method, url, body=None, headers=None):
+def http(method, url, body=None, token=None):
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    request = urllib.request.Request(url, data=data, method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     if body is not None:
         request.add_header("Content-Type", "application/json")
     try:
@@ -21,7 +23,7 @@ def http(method, url, body=None, headers=None):
         return e.code, json.loads(e.read() or b"null")
 
 
-def multipart(url, filename, data, fields):
+def multipart(url, filename, data, fields, token):
     boundary = "pagesite-test-boundary"
     parts = []
     for name, value in fields.items():
@@ -33,27 +35,28 @@ def multipart(url, filename, data, fields):
     parts.append(f"--{boundary}--\r\n".encode())
     request = urllib.request.Request(url, data=b"".join(parts), method="POST")
     request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+    request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, json.loads(response.read())
 
 
-def test_upload_page_schedule_published(processes, outbox):
+def test_upload_page_schedule_published(processes, outbox, api_token):
     web = processes.web()
     processes.scheduler()
     processes.worker()
 
-    status, asset = multipart(web.url + "/api/attachment", "cat.png", png_bytes(), {"alt_text": "A cat"})
+    status, asset = multipart(web.url + "/api/attachment", "cat.png", png_bytes(), {"alt_text": "A cat"}, api_token)
     assert status == 201
-    status, page = http("POST", web.url + "/api/pages", {"text": "Hello world", "attachment_ids": [asset["id"]]})
+    status, page = http("POST", web.url + "/api/pages", {"text": "Hello world", "attachment_ids": [asset["id"]]}, api_token)
     assert status == 201 and page["status"] == "draft"
 
     when = datetime.now(timezone.utc) + timedelta(seconds=2)
     status, schedule = http("POST", web.url + "/api/schedules",
-                            {"page_id": page["id"], "scheduled_at": when.isoformat()})
+                            {"page_id": page["id"], "scheduled_at": when.isoformat()}, api_token)
     assert status == 201 and schedule["status"] == "queued"
 
     def published():
-        _, s = http("GET", f"{web.url}/api/schedules/{schedule['id']}")
+        _, s = http("GET", f"{web.url}/api/schedules/{schedule['id']}", token=api_token)
         return s if s["status"] == "published" else None
 
     done = wait_until(published, timeout=15, message="the schedule to be published")
@@ -62,9 +65,9 @@ def test_upload_page_schedule_published(processes, outbox):
     assert published_at - when < timedelta(seconds=3)
     assert done["attempts"] == 1 and done["external_id"].startswith("stub-")
 
-    _, page_now = http("GET", f"{web.url}/api/pages/{page['id']}")
+    _, page_now = http("GET", f"{web.url}/api/pages/{page['id']}", token=api_token)
     assert page_now["status"] == "published"
-    _, logs = http("GET", f"{web.url}/api/pages/{page['id']}/logs")
+    _, logs = http("GET", f"{web.url}/api/pages/{page['id']}/logs", token=api_token)
     assert [entry["status"] for entry in logs["items"]] == ["published"]
     records = outbox()
     assert [(r["idempotency_key"], r["outcome"], r["attachment_ids"]) for r in records] == [

@@ -5,6 +5,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from ..errors import ValidationFailed
 from ..providers import provider_names
+from ..security import large_body
 from ..services import attachments, health, pages, schedules
 from . import bp
 from . import serialize as out
@@ -34,6 +35,7 @@ def created(data, location):
 # Attachments
 
 @bp.post("/attachment")
+@large_body
 def upload_attachment():
     upload = request.files.get("file")
     asset = attachments.upload(

@@ -1,0 +1,121 @@
+"""Accounts and API tokens.
+
+Passwords are hashed with Argon2id (argon2-cffi). API tokens are random
+(256 bits), shown once, and stored only as a SHA-256 digest: a token is
+already high-entropy, so a fast hash loses nothing and keeps every API request
+cheap to authenticate.
+"""
+
+import hashlib
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, update
+
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..extensions import db
+from ..models import ApiToken, User
+from ..timeutil import utcnow
+
+TOKEN_PREFIX = "ps_"
+MIN_PASSWORD = 12
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+_hasher = PasswordHasher()
+# Verified when the email is unknown, so both cases take the same time.
+_DUMMY_HASH = _hasher.hash("pagesite-timing-equaliser")
+
+
+def has_users():
+    return db.session.scalar(select(func.count(User.id))) > 0
+
+
+def create_user(email, password):
+    errors = {}
+    email = (email or "").strip().lower()
+    if not EMAIL.match(email) or len(email) > 320:
+        errors["email"] = ["Enter a valid email address."]
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
+    elif len(password) > 1024:
+        errors["password"] = ["Use at most 1024 characters."]
+    if errors:
+        raise ValidationFailed(errors)
+    if db.session.scalar(select(User).where(User.email == email)):
+        raise Conflict(f"An account for {email} already exists.")
+    user = User(email=email, password_hash=_hasher.hash(password))
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def authenticate(email, password):
+    """The user for these credentials, or None."""
+    email = (email or "").strip().lower()
+    user = db.session.scalar(select(User).where(User.email == email)) if email else None
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+        db.session.commit()
+    return user
+
+
+def get_user(user_id):
+    return db.session.get(User, user_id) if isinstance(user_id, int) else None
+
+
+def first_user():
+    return db.session.scalar(select(User).order_by(User.id).limit(1))
+
+
+def _digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(user, name):
+    """(the token, its record). The token itself is never stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed.single("name", "Give the token a name of 1 to 100 characters.")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = ApiToken(user=user, name=name, token_hash=_digest(token), prefix=token[:10])
+    db.session.add(record)
+    db.session.commit()
+    return token, record
+
+
+def verify_token(token):
+    """The live ApiToken for ``token``, or None."""
+    if not token or len(token) > 200:
+        return None
+    record = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+    )
+    if record is not None:
+        now = utcnow()
+        # Record use at most once a minute: no write on every request.
+        if record.last_used_at is None or (now - record.last_used_at).total_seconds() > 60:
+            db.session.execute(update(ApiToken).where(ApiToken.id == record.id).values(last_used_at=now))
+            db.session.commit()
+    return record
+
+
+def list_tokens(user):
+    return db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())).all()
+
+
+def revoke_token(user, token_id):
+    record = db.session.get(ApiToken, token_id) if isinstance(token_id, int) else None
+    if record is None or record.user_id != user.id:
+        raise NotFound(f"No token with id {token_id}.")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        db.session.commit()
+    return record
