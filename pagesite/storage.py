@@ -23,6 +23,15 @@ class PendingFile:
         self.size = size
         self.sha256 = sha256
 
+    def rehash(self):
+        """Recompute size and digest after the bytes were rewritten in place."""
+        digest = hashlib.sha256()
+        with open(self.temp_path, "rb") as f:
+            for chunk in iter(lambda: f.read(CHUNK_SIZE), b""):
+                digest.update(chunk)
+        self.size = os.path.getsize(self.temp_path)
+        self.sha256 = digest.hexdigest()
+
     def commit(self, suffix=""):
         """Atomically move the bytes to a fresh generated key; returns the key."""
         name = uuid.uuid4().hex

@@ -2,6 +2,7 @@
 
 import os
 import re
+import tempfile
 import unicodedata
 from itertools import chain
 
@@ -86,6 +87,40 @@ def _image_size(path, content_type):
     return width, height
 
 
+GPS_IFD = 0x8825
+
+
+def _strip_location(pending, content_type):
+    """Remove EXIF GPS data from a photo, keeping the rest (orientation, colour profile).
+
+    Returns True when the file was rewritten. JPEGs keep their original
+    quantisation tables, so the picture is not visibly recompressed.
+    """
+    path = pending.temp_path
+    with Image.open(path, formats=[PILLOW_FORMATS[content_type]]) as image:
+        exif = image.getexif()
+        if GPS_IFD not in exif:
+            return False
+        del exif[GPS_IFD]
+        options = {"exif": exif.tobytes()}
+        if image.info.get("icc_profile"):
+            options["icc_profile"] = image.info["icc_profile"]
+        if content_type == "image/jpeg":
+            options.update(quality="keep", subsampling="keep")
+        elif content_type == "image/webp":
+            options.update(quality=95, lossless=bool(image.info.get("lossless")))
+        fd, rewritten = tempfile.mkstemp(dir=os.path.dirname(path))
+        os.close(fd)
+        try:
+            image.save(rewritten, PILLOW_FORMATS[content_type], **options)
+        except BaseException:
+            os.unlink(rewritten)
+            raise
+    os.replace(rewritten, path)
+    pending.rehash()
+    return True
+
+
 def upload(stream, filename, alt_text=""):
     """Store an uploaded file and return its AttachmentAsset.
 
@@ -115,6 +150,8 @@ def upload(stream, filename, alt_text=""):
         width = height = None
         if content_type.startswith("image/"):
             width, height = _image_size(pending.temp_path, content_type)
+            if content_type != "image/gif":
+                _strip_location(pending, content_type)
         key = pending.commit(EXTENSIONS.get(content_type, ""))
     finally:
         pending.discard()

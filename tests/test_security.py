@@ -1,0 +1,227 @@
+"""Authentication, tokens, headers and hostile input (no browser needed)."""
+
+import io
+import re
+
+import pytest
+from PIL import Image
+
+from conftest import OWNER_EMAIL, OWNER_PASSWORD
+from helpers import jpeg_bytes, png_bytes
+
+API_ROUTES_NEEDING_A_TOKEN = [
+    ("GET", "/api/attachment"), ("POST", "/api/attachment"), ("GET", "/api/attachment/1"),
+    ("PATCH", "/api/attachment/1"), ("GET", "/api/attachment/1/file"),
+    ("GET", "/api/pages"), ("POST", "/api/pages"), ("GET", "/api/pages/1"), ("GET", "/api/pages/1/logs"),
+    ("GET", "/api/schedules"), ("POST", "/api/schedules"), ("GET", "/api/schedules/1"),
+    ("PATCH", "/api/schedules/1"), ("POST", "/api/schedules/1/cancel"), ("POST", "/api/schedules/1/retry"),
+    ("GET", "/api/providers"), ("POST", "/api/providers/stub/publish"),
+]
+
+
+def test_every_api_route_except_health_is_listed_here(app):
+    """If a route is added, it must be added to the 401 checks below."""
+    listed = {(m, re.sub(r"/\d+", "/<id>", p)) for m, p in API_ROUTES_NEEDING_A_TOKEN}
+    registered = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api."):
+            continue
+        path = re.sub(r"<(?:int:)?(\w+)>", lambda m: "stub" if m.group(1) == "name" else "<id>", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            registered.add((method, path))
+    registered.discard(("GET", "/api/health"))
+    assert registered - listed <= {("GET", "/api/openapi.json")}, registered - listed
+
+
+@pytest.mark.parametrize("method, path", API_ROUTES_NEEDING_A_TOKEN + [("GET", "/api/openapi.json")])
+def test_api_without_token_is_401_problem(anon, user, method, path):
+    response = anon.open(path, method=method, json={})
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json["status"] == 401
+
+
+@pytest.mark.parametrize("header", ["Bearer nonsense", "Bearer ", "Basic b3duZXI6cHc=", "bearer ps_" + "x" * 43,
+                                    "Bearer " + "y" * 5000])
+def test_api_with_a_bad_token_is_401(anon, user, header):
+    response = anon.get("/api/pages", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+
+
+def test_health_is_public(anon):
+    assert anon.get("/api/health").status_code in (200, 503)
+
+
+def test_token_is_stored_only_as_a_hash_and_can_be_revoked(client, app, api_token, user):
+    from pagesite.extensions import db
+    from pagesite.models import ApiToken
+    from pagesite.services import auth
+
+    assert client.get("/api/pages").status_code == 200
+    with app.app_context():
+        records = db.session.query(ApiToken).all()
+        assert len(records) == 1
+        assert api_token not in (records[0].token_hash, records[0].prefix)
+        assert records[0].last_used_at is not None
+        auth.revoke_token(db.session.merge(user), records[0].id)
+    response = client.get("/api/pages")
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_security_headers_on_html_and_api(anon, user):
+    for path in ("/signin", "/api/health", "/api/pages"):
+        headers = anon.get(path).headers
+        csp = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_session_cookie_is_httponly_and_lax(anon, user):
+    page = anon.get("/signin")
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
+    response = anon.post("/signin", data={"email": OWNER_EMAIL, "password": OWNER_PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_pages_need_a_session(anon, user):
+    response = anon.get("/settings")
+    assert response.status_code == 302 and "/signin" in response.headers["Location"]
+    htmx = anon.get("/settings", headers={"HX-Request": "true"})
+    assert htmx.status_code == 401 and "/signin" in htmx.headers["HX-Redirect"]
+
+
+def test_first_run_leads_to_setup_then_setup_closes(anon, app):
+    assert "/setup" in anon.get("/settings").headers["Location"]
+    page = anon.get("/setup")
+    assert page.status_code == 200
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
+    short = anon.post("/setup", data={"email": "me@example.com", "password": "short", "confirm": "short",
+                                      "csrf_token": token})
+    assert short.status_code == 422 and b"at least 12 characters" in short.data
+    assert b'value="me@example.com"' in short.data  # nothing typed is lost
+    done = anon.post("/setup", data={"email": "me@example.com", "password": "a long enough secret",
+                                     "confirm": "a long enough secret", "csrf_token": token})
+    assert done.status_code == 302
+    assert anon.get("/settings").status_code == 200  # signed in by set-up
+    assert app.test_client().get("/setup").headers["Location"].endswith("/signin")
+
+
+def test_forms_without_csrf_token_are_refused(anon, user):
+    assert anon.post("/signin", data={"email": OWNER_EMAIL, "password": OWNER_PASSWORD}).status_code == 400
+    anon.get("/signin")
+    wrong = anon.post("/signin", data={"email": OWNER_EMAIL, "password": OWNER_PASSWORD, "csrf_token": "forged"})
+    assert wrong.status_code == 400
+
+
+def test_failed_sign_ins_are_rate_limited(anon, user):
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', anon.get("/signin").data).group(1).decode()
+    statuses = [
+        anon.post("/signin", data={"email": OWNER_EMAIL, "password": f"wrong {n}", "csrf_token": token}).status_code
+        for n in range(12)
+    ]
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429, 429]
+    # Even the right password waits now: the limit is on the address, not the guess.
+    right = anon.post("/signin", data={"email": OWNER_EMAIL, "password": OWNER_PASSWORD, "csrf_token": token})
+    assert right.status_code == 429
+
+
+def test_sign_in_never_redirects_off_site(anon, user):
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', anon.get("/signin").data).group(1).decode()
+    for target in ("https://evil.example/", "//evil.example/", "javascript:alert(1)"):
+        response = anon.post(f"/signin?next={target}",
+                             data={"email": OWNER_EMAIL, "password": OWNER_PASSWORD, "csrf_token": token})
+        assert response.status_code == 302
+        assert "evil" not in response.headers["Location"] and "javascript" not in response.headers["Location"]
+        anon.post("/signout", data={"csrf_token": token})
+
+
+def test_json_bodies_are_bounded(client):
+    response = client.post("/api/pages", data=b'{"text": "' + b"x" * (2 * 1024 * 1024) + b'"}',
+                           content_type="application/json")
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"
+
+
+def gps_jpeg():
+    exif = Image.Exif()
+    exif[0x010F] = "PagesiteCam"  # camera make: kept
+    exif[0x8825] = {1: "N", 2: (52.0, 22.0, 1.0), 3: "E", 4: (4.0, 53.0, 2.0)}
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), (90, 140, 60)).save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def test_photo_location_is_removed_before_storing(client, app):
+    data = gps_jpeg()
+    assert Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825)  # the test photo does carry GPS
+    body = client.post("/api/attachment", data={"file": (io.BytesIO(data), "trip.jpg")},
+                       content_type="multipart/form-data").json
+    stored = client.get(body["url"]).data
+    exif = Image.open(io.BytesIO(stored)).getexif()
+    assert 0x8825 not in exif and not exif.get_ifd(0x8825)
+    assert exif[0x010F] == "PagesiteCam"
+    import hashlib
+
+    assert body["sha256"] == hashlib.sha256(stored).hexdigest() and body["size_bytes"] == len(stored)
+
+
+def test_decompression_bomb_is_refused(client):
+    # A tiny PNG that claims 30,000 x 30,000 pixels.
+    buffer = io.BytesIO()
+    Image.new("1", (30_000, 30_000)).save(buffer, "PNG", optimize=True)
+    response = client.post("/api/attachment", data={"file": (io.BytesIO(buffer.getvalue()), "bomb.png")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "pixels" in response.json["errors"]["file"][0]
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("../../../etc/passwd.png", "passwd.png"),
+    ("C:\\Users\\me\\photo.png", "photo.png"),
+    ("bad\x00name\r\n.png", "badname.png"),
+    (".hidden.png", "hidden.png"),
+    ("<script>alert(1)</script>.png", "script>.png"),
+])
+def test_filenames_are_sanitised(client, name, shown):
+    body = client.post("/api/attachment", data={"file": (io.BytesIO(png_bytes()), name)},
+                       content_type="multipart/form-data").json
+    assert "/" not in body["filename"] and "\\" not in body["filename"] and "\x00" not in body["filename"]
+    assert body["filename"].endswith(shown.rsplit("/", 1)[-1][-4:])
+
+
+def test_attachment_bytes_cannot_run_as_a_page(client):
+    body = client.post("/api/attachment", data={"file": (io.BytesIO(jpeg_bytes()), "a.jpg")},
+                       content_type="multipart/form-data").json
+    response = client.get(body["url"])
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response.headers["Content-Security-Policy"]
+    assert response.headers["Content-Disposition"].startswith("inline")
+
+
+def test_cli_token_create_prints_only_the_token(app, test_env):
+    runner = app.test_cli_runner(mix_stderr=False) if "mix_stderr" in app.test_cli_runner.__code__.co_varnames \
+        else app.test_cli_runner()
+    result = runner.invoke(args=["token", "create", "deploy-script"])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert re.fullmatch(r"ps_[A-Za-z0-9_-]{43}", token)
+    client = app.test_client()
+    assert client.get("/api/pages", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_cli_user_create(app):
+    result = app.test_cli_runner().invoke(args=["user", "create", "cli@example.com", "--password",
+                                                "a long enough secret"])
+    assert result.exit_code == 0, result.output
+    from pagesite.services import auth
+
+    with app.app_context():
+        assert auth.authenticate("CLI@example.com", "a long enough secret") is not None
+        assert auth.authenticate("cli@example.com", "wrong") is None
