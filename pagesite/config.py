@@ -36,6 +36,11 @@ DEFAULTS = {
     # Stub provider
     "STUB_OUTBOX": None,  # default: <instance>/stub_outbox.jsonl
     "STUB_DELAY_MS": 0,
+    # Deployment
+    "HTTPS": False,  # served over HTTPS: Secure cookies, HSTS
+    "PROXY_FIX": False,  # trust one reverse proxy's X-Forwarded-* headers
+    "WORKER_CLASS": "simple",  # RQ SimpleWorker; "fork" for a process per job
+    "LOG_LEVEL": "INFO",
     # Lists
     "PER_PAGE_DEFAULT": 20,
     "PER_PAGE_MAX": 100,

@@ -43,12 +43,13 @@ def init_app(app):
     config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
     config.setdefault("RATELIMIT_KEY_PREFIX", "pagesite-limits")
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    config.setdefault("SESSION_COOKIE_SECURE", bool(config.get("HTTPS")))
-    config.setdefault("SESSION_COOKIE_NAME", "pagesite_session")
+    # Flask has defaults for these, so they are set, not defaulted.
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["SESSION_COOKIE_SECURE"] = bool(config["HTTPS"])
+    config["SESSION_COOKIE_NAME"] = "pagesite_session"
     limiter.init_app(app)
-    if config.get("PROXY_FIX"):
+    if config["PROXY_FIX"]:
         # Behind one reverse proxy that sets X-Forwarded-For/-Proto/-Host.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.before_request(_limit_body)
@@ -129,7 +130,7 @@ def _security_headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if current_app.config.get("HTTPS"):
+    if current_app.config["HTTPS"]:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if getattr(g, "user", None) is not None and not is_api_request():
         headers.setdefault("Cache-Control", "no-store")  # private pages stay out of shared caches
