@@ -30,7 +30,10 @@ def parse_aware(text):
         raise ValueError(f"Not a valid ISO 8601 date-time: {text!r}.") from None
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("Needs a time-zone offset (such as Z or +02:00); a time without one is ambiguous.")
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # such as 9999-12-31T23:00:00-02:00, past the last representable instant
+        raise ValueError(f"{text.strip()!r} is outside the range of supported dates.") from None
 
 
 class UTCDateTime(TypeDecorator):

@@ -1,5 +1,7 @@
 """RFC 9457 problem details for everything under /api, errors included."""
 
+from urllib.parse import quote
+
 from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 
@@ -12,7 +14,8 @@ def problem(status, title, detail, slug=None, **extra):
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.path,
+        # A URI reference, as RFC 9457 asks: the path as sent, percent-encoded.
+        "instance": quote(request.path, safe="/!$&'()*+,;=:@"),
     }
     body.update({k: v for k, v in extra.items() if v is not None})
     response = current_app.json.response(body)
@@ -28,10 +31,13 @@ def from_service_error(error):
 def from_http_exception(error: HTTPException):
     detail = error.description
     if error.code == 413:
-        limit = current_app.config.get("MAX_CONTENT_LENGTH")
-        detail = f"The request is larger than the {limit // (1024 * 1024)} MB this server accepts."
+        # The limit in force for this request: uploads may be larger than JSON bodies.
+        limit = request.max_content_length or current_app.config.get("MAX_CONTENT_LENGTH")
+        size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+        detail = f"The request is larger than the {size} this server accepts."
+        field = "file" if request.mimetype == "multipart/form-data" else "body"
         response = problem(413, "Payload too large", detail, "payload-too-large",
-                           errors={"file": [detail]})
+                           errors={field: [detail]})
     else:
         response = problem(error.code, error.name, detail,
                            error.name.lower().replace(" ", "-"))

@@ -9,6 +9,7 @@ from ..security import large_body
 from ..services import attachments, health, pages, schedules
 from . import bp
 from . import serialize as out
+from .openapi import document
 from .problems import problem
 
 
@@ -151,6 +152,13 @@ def publish_now(name):
         detail += f" It will be retried automatically (schedule {attempt.schedule.id})."
     return problem(502, "Publishing failed", detail, "publish-failed", publish_log=entry,
                    schedule=out.schedule(attempt.schedule, with_page=False))
+
+
+# Reference
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return document(current_app.config)
 
 
 # Health

@@ -15,7 +15,7 @@ from ..errors import TooLarge, ValidationFailed
 from ..extensions import db
 from ..models import AttachmentAsset
 from ..storage import CHUNK_SIZE, LimitExceeded, get_storage
-from .common import get_or_404, paginate
+from .common import get_or_404, is_unicode_text, paginate
 
 SNIFF_BYTES = 8192
 MAX_ALT_TEXT = 1500
@@ -58,6 +58,10 @@ def _human(n):
 
 
 def check_alt_text(alt_text):
+    if alt_text is not None and not isinstance(alt_text, str):
+        raise ValidationFailed.single("alt_text", "Must be a string.")
+    if alt_text and not is_unicode_text(alt_text):
+        raise ValidationFailed.single("alt_text", "Must be valid Unicode text (it has an unpaired surrogate).")
     alt_text = (alt_text or "").replace("\x00", "").strip()
     if len(alt_text) > MAX_ALT_TEXT:
         raise ValidationFailed.single("alt_text", f"Must be at most {MAX_ALT_TEXT} characters.")
@@ -79,7 +83,9 @@ def _image_size(path, content_type):
     except ValidationFailed:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValidationFailed.single("file", "The image is too large to decode safely.") from None
+        raise ValidationFailed.single(
+            "file", f"The image has too many pixels to decode safely; at most {max_pixels:,} pixels are allowed."
+        ) from None
     except Exception:
         raise ValidationFailed.single(
             "file", f"The file starts like a {label} image but could not be read; it may be damaged."

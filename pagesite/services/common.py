@@ -21,6 +21,15 @@ class PageOf:
     per_page: int
 
 
+def is_unicode_text(text):
+    """False for a string with unpaired surrogates (JSON can carry them; no database stores them)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_int(value, field, *, minimum=None, maximum=None, default=None):
     """An int from a query string or JSON value, or a 422 naming ``field``."""
     if value is None or value == "":

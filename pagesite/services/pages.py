@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 from ..errors import ValidationFailed
 from ..extensions import db
 from ..models import ACTIVE_STATUSES, AttachmentAsset, Page, PageAttachment, PublishLog, Schedule
-from .common import MAX_ID, get_or_404, paginate
+from .common import MAX_ID, get_or_404, is_unicode_text, paginate
 
 
 def clean_text(text):
@@ -18,6 +18,8 @@ def clean_text(text):
         raise ValidationFailed.single("text", "Must be a string.")
     if "\x00" in text:
         raise ValidationFailed.single("text", "Must not contain NUL characters.")
+    if not is_unicode_text(text):
+        raise ValidationFailed.single("text", "Must be valid Unicode text (it has an unpaired surrogate).")
     text = text.replace("\r\n", "\n").strip()
     if not text:
         raise ValidationFailed.single("text", "Text must not be blank.")

@@ -1,0 +1,101 @@
+"""Property-based tests of the API against its own OpenAPI document.
+
+Schemathesis generates requests from the document (valid and invalid ones)
+and sends them to the app in-process (WSGI). Every answer must be no server
+error, with a documented status code, content type, headers and body.
+"""
+
+import io
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from helpers import png_bytes
+from pagesite import heartbeats
+from pagesite.api.openapi import document
+from pagesite.config import DEFAULTS
+from pagesite.extensions import get_redis
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+# Built at collection time, from the default limits (the tests do not change them).
+DOCUMENT = json.loads(json.dumps(document(DEFAULTS)))
+schema = schemathesis.openapi.from_dict(DOCUMENT)
+
+
+def test_the_tested_document_is_the_served_one(client):
+    assert client.get("/api/openapi.json").json == DOCUMENT
+
+
+@pytest.fixture
+def seeded(app, client):
+    """A few of everything, so generated ids (small ones come first) find real rows:
+    attachment 1; page 1 with a queued schedule; page 2 published; page 3 whose
+    publish failed (a failed schedule and its log). A worker and the scheduler
+    look alive, so the health check can pass."""
+    upload = client.post("/api/attachment", data={"file": (io.BytesIO(png_bytes()), "a.png"), "alt_text": "A square"},
+                         content_type="multipart/form-data")
+    assert upload.status_code == 201, upload.json
+    later = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    for text, publish in [("Queued page", False), ("Published page", True), ("Refused page [stub:fail]", True)]:
+        page = client.post("/api/pages", json={"text": text, "attachment_ids": [upload.json["id"]]})
+        assert page.status_code == 201, page.json
+        if publish:
+            response = client.post("/api/providers/stub/publish", json={"page_id": page.json["id"]})
+            assert response.status_code in (201, 502), response.json
+        else:
+            response = client.post("/api/schedules", json={"page_id": page.json["id"], "scheduled_at": later})
+            assert response.status_code == 201, response.json
+    with app.app_context():
+        heartbeats.beat_worker(get_redis(), "worker:schemathesis")
+        heartbeats.beat_scheduler(get_redis())
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_document(case, app, api_token, seeded):
+    headers = {"Authorization": f"Bearer {api_token}"} if api_token else None
+    case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+
+
+# Answers that were 500s before; each is now a 422 problem naming the field.
+
+@pytest.mark.parametrize("method, path, body, field", [
+    ("patch", "/api/attachment/1", {"alt_text": [None, None]}, "alt_text"),
+    ("patch", "/api/attachment/1", {"alt_text": 0.2}, "alt_text"),
+    ("patch", "/api/attachment/1", b'{"alt_text": "a\\ud800b"}', "alt_text"),
+    ("post", "/api/pages", b'{"text": "a\\ud800b"}', "text"),
+    ("post", "/api/schedules", {"page_id": 1, "scheduled_at": "9999-12-31T23:59:59-01:00"}, "scheduled_at"),
+    ("patch", "/api/schedules/1", {"scheduled_at": "0001-01-01T00:30:00+01:00"}, "scheduled_at"),
+])
+def test_found_by_schemathesis(client, seeded, method, path, body, field):
+    if isinstance(body, bytes):
+        response = getattr(client, method)(path, data=body, content_type="application/json")
+    else:
+        response = getattr(client, method)(path, json=body)
+    assert response.status_code == 422, response.json
+    assert response.mimetype == "application/problem+json"
+    assert field in response.json["errors"]
+
+
+def test_problem_instance_is_a_percent_encoded_uri_reference(client):
+    response = client.get("/api/providers/\u00e8/publish")
+    assert response.status_code == 405
+    assert response.json["instance"] == "/api/providers/%C3%A8/publish"
