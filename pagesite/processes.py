@@ -8,6 +8,8 @@ import sys
 import threading
 import time
 
+import redis
+
 from rq import SimpleWorker, Worker
 
 from . import create_app, heartbeats, jobs
@@ -16,16 +18,15 @@ from .extensions import get_redis
 log = logging.getLogger("pagesite.processes")
 
 WORKER_CLASSES = {"simple": SimpleWorker, "fork": Worker}
-HEARTBEAT_EVERY = 1.0
 
 
-def _beat_forever(connection, worker_id):
+def _beat_forever(connection, worker_id, ttl, every):
     while True:
         try:
-            heartbeats.beat_worker(connection, worker_id)
+            heartbeats.beat_worker(connection, worker_id, ttl)
         except Exception as e:  # Redis away for a moment: keep trying
             log.warning("heartbeat failed: %s", e)
-        time.sleep(HEARTBEAT_EVERY)
+        time.sleep(every)
 
 
 def run_worker(burst=False):
@@ -37,8 +38,16 @@ def run_worker(burst=False):
         connection = get_redis()
         queue = jobs.get_queue(connection)
         worker_class = WORKER_CLASSES[app.config.get("WORKER_CLASS", "simple")]
-    threading.Thread(target=_beat_forever, args=(connection, jobs.claimer_id), daemon=True).start()
-    worker = worker_class([queue], connection=connection)
+    # Beat before taking the first job, so no claim ever names a silent worker.
+    ttl, every = heartbeats.ttl(app.config), heartbeats.interval(app.config)
+    heartbeats.beat_worker(connection, jobs.claimer_id, ttl)
+    threading.Thread(target=_beat_forever, args=(connection, jobs.claimer_id, ttl, every), daemon=True).start()
+    # The RQ worker shares the claimer's name, so a job RQ still calls "started"
+    # can be traced to a worker whose heartbeat the reconciler checks.
+    # The worker gets a connection of its own: RQ raises the socket timeout for
+    # its blocking dequeue, which a pooled connection made earlier would miss.
+    worker_connection = redis.Redis.from_url(app.config["REDIS_URL"])
+    worker = worker_class([queue.name], connection=worker_connection, name=jobs.claimer_id)
     # Leave RQ's own INFO lines out: pagesite logs one structured line per attempt.
     worker.work(burst=burst, logging_level=app.config.get("RQ_LOG_LEVEL", "WARNING"))
 

@@ -116,28 +116,36 @@ _owner_hash = []
 
 
 @pytest.fixture
-def user(ctx):
-    """The account tests act as (hashed once per run: Argon2 is slow on purpose)."""
+def user(app):
+    """The account tests act as (hashed once per run: Argon2 is slow on purpose).
+
+    Created in a context of its own: holding an app context for the whole test
+    would let requests share ``g`` (and so a stale CSRF token).
+    """
     from pagesite.extensions import db
     from pagesite.models import User
     from pagesite.services import auth
 
-    if not _owner_hash:
-        _owner_hash.append(auth.create_user(OWNER_EMAIL, OWNER_PASSWORD).password_hash)
-        account = db.session.query(User).filter_by(email=OWNER_EMAIL).one()
-    else:
-        account = User(email=OWNER_EMAIL, password_hash=_owner_hash[0])
-        db.session.add(account)
-        db.session.commit()
-    ctx.extensions["pagesite_has_users"] = True
+    with app.app_context():
+        if not _owner_hash:
+            _owner_hash.append(auth.create_user(OWNER_EMAIL, OWNER_PASSWORD).password_hash)
+            account = db.session.query(User).filter_by(email=OWNER_EMAIL).one()
+        else:
+            account = User(email=OWNER_EMAIL, password_hash=_owner_hash[0])
+            db.session.add(account)
+            db.session.commit()
+        db.session.refresh(account)
+        db.session.expunge(account)
     return account
 
 
 @pytest.fixture
-def api_token(ctx, user):
+def api_token(app, user):
+    from pagesite.extensions import db
     from pagesite.services import auth
 
-    token, _ = auth.create_token(user, "tests")
+    with app.app_context():
+        token, _ = auth.create_token(db.session.merge(user), "tests")
     return token
 
 
