@@ -91,6 +91,10 @@ def _configure_blueprints(app):
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
 
+    from .docs import bp as docs_bp
+
+    app.register_blueprint(docs_bp)
+
 
 def _configure_error_handlers(app):
     from .api.problems import from_http_exception, from_service_error, problem

@@ -148,9 +148,9 @@ def operation(op_id, tag, summary, description, responses_, parameters=None, bod
         op["requestBody"] = body
     if public:
         op["security"] = []
-        op["responses"] = responses_
     else:
-        op["responses"] = responses(responses_, UNAUTHORIZED)
+        responses_ = responses(responses_, UNAUTHORIZED)
+    op["responses"] = dict(sorted(responses_.items()))
     return op
 
 
