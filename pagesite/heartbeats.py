@@ -1,26 +1,48 @@
-"""Liveness marks the worker and scheduler processes leave in Redis."""
+"""Liveness marks the worker and scheduler processes leave in Redis.
+
+A mark expires ``HEARTBEAT_TTL`` seconds after it was written and is
+rewritten every ``HEARTBEAT_INTERVAL`` seconds, so a mark that is gone means
+its process has been silent for at least the TTL: the reconciler treats the
+claims of such a worker as abandoned.
+"""
 
 import os
 import socket
 import time
+import uuid
 
 PREFIX = "pagesite:heartbeat:"
 WORKER_PREFIX = PREFIX + "worker:"
 SCHEDULER_KEY = PREFIX + "scheduler"
-TTL = 15  # a mark outlives its writer by this much
+TTL = 15  # default PAGESITE_HEARTBEAT_TTL: a mark outlives its writer by this much
+INTERVAL = 1.0  # default PAGESITE_HEARTBEAT_INTERVAL: how often a live process rewrites it
+
+
+def ttl(config):
+    return float(config.get("HEARTBEAT_TTL") or TTL)
+
+
+def interval(config):
+    """Seconds between beats: the configured interval, but always well inside the TTL."""
+    return min(float(config.get("HEARTBEAT_INTERVAL") or INTERVAL), ttl(config) / 3)
 
 
 def process_id(role):
-    """Who claims a schedule: role, host and pid, so its liveness can be checked."""
-    return f"{role}:{socket.gethostname()}:{os.getpid()}"
+    """Who claims a schedule: role, host, pid and a random suffix (pids get reused),
+    so its liveness can be checked."""
+    return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def beat_worker(connection, worker_id):
-    connection.set(WORKER_PREFIX + worker_id, time.time(), ex=TTL)
+def _ms(seconds):
+    return max(1, int(float(seconds) * 1000))
 
 
-def beat_scheduler(connection):
-    connection.set(SCHEDULER_KEY, time.time(), ex=TTL)
+def beat_worker(connection, worker_id, ttl=TTL):
+    connection.set(WORKER_PREFIX + worker_id, time.time(), px=_ms(ttl))
+
+
+def beat_scheduler(connection, ttl=TTL):
+    connection.set(SCHEDULER_KEY, time.time(), px=_ms(ttl))
 
 
 def worker_alive(connection, worker_id):

@@ -16,7 +16,7 @@ from rq.job import Job
 from rq_scheduler import Scheduler
 
 from .extensions import get_redis
-from .heartbeats import beat_scheduler
+from . import heartbeats
 from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ class PagesiteScheduler(Scheduler):
     run up to a second early or late; we keep the fraction on both sides.
     """
 
+    heartbeat_ttl = heartbeats.TTL
+
     def enqueue_at(self, scheduled_time, func, *args, **kwargs):
         job = super().enqueue_at(scheduled_time, func, *args, **kwargs)
         self.connection.zadd(self.scheduled_jobs_key, {job.id: scheduled_time.timestamp()})
@@ -47,7 +49,15 @@ class PagesiteScheduler(Scheduler):
 
     def heartbeat(self):
         super().heartbeat()
-        beat_scheduler(self.connection)
+        heartbeats.beat_scheduler(self.connection, self.heartbeat_ttl)
+
+    def enqueue_job(self, job):
+        # The reconciler jumps the queue: it must run even behind a backlog of
+        # publish jobs (that is when a lost or stuck schedule hurts most).
+        # rq-scheduler's own at_front is not stored with the job, so set it here.
+        if job.id == RECONCILE_JOB_ID:
+            job.enqueue_at_front = True
+        return super().enqueue_job(job)
 
     def enqueue_jobs(self):
         # Re-register the reconciler if Redis lost it (FLUSHALL, a restart
@@ -72,11 +82,13 @@ def get_queue(connection=None):
 
 
 def get_scheduler(connection=None):
-    return PagesiteScheduler(
+    scheduler = PagesiteScheduler(
         queue_name=current_app.config["QUEUE"],
         connection=connection or get_redis(),
         interval=current_app.config["SCHEDULER_INTERVAL"],
     )
+    scheduler.heartbeat_ttl = heartbeats.ttl(current_app.config)
+    return scheduler
 
 
 def register_reconciler(scheduler):
@@ -139,13 +151,16 @@ def withdraw(job_id):
 
 
 def job_statuses(job_ids, connection=None):
-    """{job id: status} for the jobs Redis still holds as scheduled, queued or running."""
+    """{job id: (status, worker name)} for the jobs Redis still holds as scheduled,
+    queued or running (the worker name is that of the worker running it, if any)."""
     connection = connection or get_redis()
     pipe = connection.pipeline(transaction=False)
     for job_id in job_ids:
-        pipe.hget(Job.key_for(job_id), "status")
+        pipe.hmget(Job.key_for(job_id), "status", "worker_name")
     return {
-        job_id: status.decode() for job_id, status in zip(job_ids, pipe.execute()) if status in LIVE_STATUSES
+        job_id: (status.decode(), (worker or b"").decode())
+        for job_id, (status, worker) in zip(job_ids, pipe.execute())
+        if status in LIVE_STATUSES
     }
 
 

@@ -6,7 +6,17 @@ published answers with the original external id (outcome ``duplicate``), and
 markers in the page text trigger failures:
 
 * ``[stub:fail]``  fails permanently;
-* ``[stub:flaky]`` fails transiently on the first call for a key, then succeeds.
+* ``[stub:flaky]`` fails transiently on the first call for a key, then succeeds;
+* ``[stub:down]``  fails transiently on every call (the provider is down), so
+  a schedule uses up all its attempts;
+* ``[stub:slow]``  publishes on the first call for a key but answers only
+  ``SLOW_SECONDS`` later, so a caller with a shorter timeout cannot know the
+  outcome; a retry with the same key then gets ``duplicate``.
+
+``PAGESITE_STUB_DELAY_MS`` adds latency: half before the outbox is written,
+half after. Each record carries ``call_started`` and ``call_ends`` (Unix
+times), the span of the call as the caller sees it, so overlapping calls can
+be counted from the outbox.
 
 Several worker processes may publish at once: every read-decide-append runs
 under an exclusive ``flock`` on the outbox.
@@ -23,6 +33,9 @@ from .base import PermanentError, Provider, PublishResult, TransientError
 
 FAIL_MARKER = "[stub:fail]"
 FLAKY_MARKER = "[stub:flaky]"
+DOWN_MARKER = "[stub:down]"
+SLOW_MARKER = "[stub:slow]"
+SLOW_SECONDS = 3.0
 
 
 class _OutboxIndex:
@@ -71,6 +84,7 @@ class StubProvider(Provider):
     def publish(self, page, attachments, idempotency_key, *, schedule_id=None, attempt=1):
         # Like a network call: latency on the way there and on the way back, so
         # a worker can die after the provider acted but before it heard back.
+        call_started = time.time()
         time.sleep(self.delay / 2)
         record = {
             "idempotency_key": idempotency_key,
@@ -91,15 +105,22 @@ class StubProvider(Provider):
                 error = PermanentError("stub: rejected by [stub:fail]")
             elif FLAKY_MARKER in page.text and not self._index.failures.get(idempotency_key):
                 error = TransientError("stub: temporary failure by [stub:flaky]; try again")
+            elif DOWN_MARKER in page.text:
+                error = TransientError("stub: service unavailable by [stub:down]; try again later")
             else:
                 record.update(outcome="published", external_id=f"stub-{uuid.uuid4().hex[:16]}")
             if error:
                 record.update(outcome="failed", external_id=None, error=str(error))
+            answer_delay = self.delay / 2
+            if SLOW_MARKER in page.text and record["outcome"] == "published":
+                answer_delay += SLOW_SECONDS
             record["received_at"] = isoformat(utcnow())
+            record["call_started"] = call_started
+            record["call_ends"] = time.time() + answer_delay
             os.write(fd, (json.dumps(record) + "\n").encode())
         finally:
             os.close(fd)  # releases the lock
-        time.sleep(self.delay / 2)
+        time.sleep(answer_delay)
         if error:
             raise error
         external_id = record["external_id"]

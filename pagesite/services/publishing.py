@@ -30,9 +30,6 @@ from ..timeutil import utcnow
 
 log = logging.getLogger("pagesite.publish")
 
-# A claimer whose heartbeat is gone for this long has died.
-DEAD_CLAIMER_AFTER = timedelta(seconds=heartbeats.TTL)
-
 
 @dataclass
 class Attempt:
@@ -157,12 +154,21 @@ def _finish(schedule, attempt, result, error, duration_ms):
     return Attempt(outcome, schedule, entry)
 
 
+def _skipped(schedule_id, schedule):
+    """A job with nothing to do: a duplicate, a canceled or moved schedule, or one already taken."""
+    log.debug(json.dumps({
+        "event": "publish_skipped", "schedule_id": schedule_id,
+        "status": schedule.status if schedule else None,
+    }))
+    return Attempt("skipped", schedule)
+
+
 def publish_schedule(schedule_id, claimed_by=None):
     """Publish one schedule if it is queued and due; otherwise do nothing."""
     config = current_app.config
     schedule = db.session.get(Schedule, schedule_id)
     if schedule is None or schedule.status != "queued" or schedule.scheduled_at > utcnow():
-        return Attempt("skipped", schedule)
+        return _skipped(schedule_id, schedule)
     provider_name = schedule.provider
     db.session.rollback()  # hold no transaction while waiting for a slot
 
@@ -175,7 +181,7 @@ def publish_schedule(schedule_id, claimed_by=None):
         return Attempt("busy", schedule)
     try:
         if not _claim(schedule_id, claimed_by or heartbeats.process_id("app")):
-            return Attempt("skipped", db.session.get(Schedule, schedule_id))
+            return _skipped(schedule_id, db.session.get(Schedule, schedule_id))
         schedule = db.session.get(Schedule, schedule_id)
         attempt = schedule.attempts
         page = _snapshot(schedule)
@@ -214,6 +220,9 @@ def _lost(schedule, now):
     db.session.commit()
     log.info(json.dumps({"event": "publish_lost", "schedule_id": schedule.id, "attempt": attempt,
                          "requeued": retry}))
+    if retry:
+        db.session.refresh(schedule)
+        jobs.dispatch(schedule)  # at once, rather than a grace period later
     return True
 
 
@@ -223,17 +232,16 @@ def reconcile(batch=5000):
     connection = get_redis()
     now = utcnow()
     hard_limit = timedelta(seconds=jobs.job_timeout(config) + 5)
+    # A worker whose heartbeat mark has expired has been silent for a whole TTL.
+    dead_after = timedelta(seconds=heartbeats.ttl(config))
+
+    def dead(worker_id):
+        return worker_id.startswith("worker:") and not heartbeats.worker_alive(connection, worker_id)
 
     rescued = 0
     for schedule in db.session.scalars(select(Schedule).where(Schedule.status == "publishing")).all():
         age = now - (schedule.claimed_at or now)
-        claimer = schedule.claimed_by or ""
-        claimer_dead = (
-            claimer.startswith("worker:")
-            and age > DEAD_CLAIMER_AFTER
-            and not heartbeats.worker_alive(connection, claimer)
-        )
-        if claimer_dead or age > hard_limit:
+        if (age > dead_after and dead(schedule.claimed_by or "")) or age > hard_limit:
             rescued += _lost(schedule, now)
 
     # A due schedule normally leaves the scheduler within one interval; past
@@ -250,9 +258,11 @@ def reconcile(batch=5000):
     live = jobs.job_statuses(job_ids, connection)
     requeued = 0
     for schedule, job_id in zip(due, job_ids):
-        status = live.get(job_id)
-        # A job "started" long ago on a queued schedule lost its worker before the claim.
-        if status is None or (status == "started" and now - schedule.scheduled_at > hard_limit):
+        status, worker = live.get(job_id, (None, ""))
+        # A job "started" on a queued schedule whose worker is dead (or that
+        # started long ago) lost its worker before the claim, for instance
+        # while it waited for a provider slot.
+        if status is None or (status == "started" and (dead(worker) or now - schedule.scheduled_at > hard_limit)):
             jobs.enqueue_now(schedule, connection)
             requeued += 1
     if rescued or requeued:

@@ -1,0 +1,324 @@
+"""Schedules through real scheduler and worker processes: on time, once, with
+retries, and the claim and backoff rules underneath."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from conftest import wait_until
+from scheduling_helpers import (  # noqa: F401 (bind_app is an autouse fixture)
+    add_schedules, attempt_lines, bind_app, get, in_app, logs_for, seconds, wait_all, wait_ready,
+)
+
+
+def make_page(client, text="Hello"):
+    response = client.post("/api/pages", json={"text": text})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def schedule_page(client, page_id, when=None):
+    body = {"page_id": page_id}
+    if when is not None:
+        body["scheduled_at"] = when.isoformat()
+    response = client.post("/api/schedules", json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def wait_status(schedule_id, statuses, timeout=15):
+    statuses = (statuses,) if isinstance(statuses, str) else statuses
+    return wait_until(lambda: (s := get(schedule_id)).status in statuses and s, timeout=timeout,
+                      message=f"schedule {schedule_id} to be {'/'.join(statuses)} (is {get(schedule_id).status})")
+
+
+def start(processes, workers=1, env=None):
+    processes.scheduler(env=env)
+    procs = [processes.worker(env=env) for _ in range(workers)]
+    wait_ready(workers)
+    return procs
+
+
+# --- The claim and the backoff, without processes -------------------------------------------
+
+
+def test_two_claims_one_wins(app):
+    from pagesite.services import publishing
+
+    [schedule_id] = add_schedules(1, dispatch=False)
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def claim(name):
+        with app.app_context():
+            barrier.wait()
+            results[name] = publishing._claim(schedule_id, name)
+
+    threads = [threading.Thread(target=claim, args=(f"worker:test:{n}",)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results.values()) == [False, True]
+    winner = next(name for name, won in results.items() if won)
+    schedule = get(schedule_id)
+    assert (schedule.status, schedule.attempts, schedule.claimed_by) == ("publishing", 1, winner)
+    # And a third claim, later, finds nothing to take.
+    with in_app():
+        assert publishing._claim(schedule_id, "worker:test:3") is False
+
+
+def test_claim_refuses_what_is_not_queued_and_due(client):
+    from pagesite.services import publishing
+    from pagesite.timeutil import utcnow
+
+    [future] = add_schedules(1, when=utcnow() + timedelta(minutes=5), dispatch=False)
+    [due] = add_schedules(1, dispatch=False)
+    response = client.post(f"/api/schedules/{due}/cancel")
+    assert response.status_code == 200, response.get_json()
+    with in_app():
+        assert publishing._claim(future, "worker:test") is False
+        assert publishing._claim(due, "worker:test") is False
+    assert get(due).status == "canceled" and get(future).status == "queued"
+
+
+def test_a_job_that_cannot_claim_does_nothing(client, outbox):
+    """Duplicates, late jobs of canceled schedules, jobs fired early: no provider call, no log row."""
+    from pagesite import jobs
+    from pagesite.services import publishing
+    from pagesite.timeutil import utcnow
+
+    taken, canceled = add_schedules(2, dispatch=False)
+    assert client.post(f"/api/schedules/{canceled}/cancel").status_code == 200
+    [early] = add_schedules(1, when=utcnow() + timedelta(minutes=5), dispatch=False)
+    with in_app():
+        assert publishing._claim(taken, "worker:elsewhere")
+        for schedule_id in (taken, canceled, early):
+            assert jobs.publish(schedule_id) == "skipped"
+        assert jobs.publish(10**9) == "skipped"  # a schedule deleted since
+    for schedule_id in (taken, canceled, early):
+        assert logs_for(schedule_id) == []
+    assert outbox() == []
+    assert get(taken).attempts == 1 and get(early).attempts == 0
+
+
+def test_backoff_is_exponential_capped_and_jittered():
+    from pagesite.services.publishing import backoff_seconds
+
+    config = {"RETRY_BASE_SECONDS": 10, "RETRY_MAX_SECONDS": 3600}
+    for attempt in range(1, 15):
+        ceiling = min(3600, 10 * 2 ** (attempt - 1))
+        samples = [backoff_seconds(attempt, config) for _ in range(300)]
+        assert all(ceiling / 2 <= s <= ceiling for s in samples), attempt
+        assert len(set(samples)) > 250, "no jitter"  # workers retrying together spread out
+        # Both halves of the range are used: the jitter is not a token few per cent.
+        assert min(samples) < ceiling * 0.6 and max(samples) > ceiling * 0.9
+    assert backoff_seconds(1, config) <= 10 and backoff_seconds(30, config) <= 3600
+
+
+# --- Real processes ---------------------------------------------------------------------
+
+
+def test_immediate_schedule_is_published_and_logged(client, processes, outbox):
+    [worker] = start(processes)
+    page_id = make_page(client, "Right now")
+    created = schedule_page(client, page_id)
+    assert created["status"] == "queued"
+
+    done = wait_status(created["id"], "published", timeout=10)
+    assert done.attempts == 1 and done.external_id.startswith("stub-") and done.last_error is None
+    page = client.get(f"/api/pages/{page_id}").get_json()
+    assert page["status"] == "published"
+    [entry] = logs_for(done.id)
+    assert (entry.status, entry.attempt, entry.external_id) == ("published", 1, done.external_id)
+    assert [(r["idempotency_key"], r["outcome"]) for r in outbox()] == [(done.idempotency_key, "published")]
+
+    # One structured line per attempt, in the worker process's own output.
+    lines = wait_until(lambda: attempt_lines(worker), timeout=5, message="the publish_attempt log line")
+    [line] = [entry for entry in lines if entry["schedule_id"] == done.id]
+    assert line["attempt"] == 1 and line["outcome"] == "published"
+    assert isinstance(line["duration_ms"], int) and line["duration_ms"] >= 0
+
+
+def test_future_schedule_waits_for_its_time(client, processes, outbox):
+    from pagesite import jobs
+    from pagesite.timeutil import utcnow
+
+    start(processes)
+    page_id = make_page(client)
+    when = utcnow() + timedelta(seconds=1.7)
+    created = schedule_page(client, page_id, when)
+    with in_app():
+        # Waiting in rq-scheduler, not on the queue.
+        assert jobs.publish_job_id(get(created["id"])) in jobs.get_scheduler()
+
+    time.sleep(max(0.0, seconds(when - utcnow()) - 0.3))
+    assert get(created["id"]).status == "queued" and outbox() == [], "published before its time"
+
+    done = wait_status(created["id"], "published", timeout=10)
+    [record] = outbox()
+    assert record["call_started"] >= when.timestamp(), "the provider was called before the scheduled time"
+    assert done.published_at >= when
+    lateness = seconds(done.published_at - when)
+    assert lateness < 1.5, f"published {lateness:.2f} s late"
+
+
+def test_queued_pages_are_all_processed(client, processes, outbox):
+    start(processes, workers=2)
+    ids = add_schedules(25, text="Batch")
+    wait_all("published", 25, timeout=20)
+    for schedule_id in ids:
+        schedule = get(schedule_id)
+        assert schedule.attempts == 1 and schedule.published_at and schedule.external_id
+        assert [log.status for log in logs_for(schedule_id)] == ["published"]
+        assert client.get(f"/api/pages/{schedule.page_id}").get_json()["status"] == "published"
+    records = outbox()
+    assert sorted(r["schedule_id"] for r in records) == sorted(ids)
+    assert {r["outcome"] for r in records} == {"published"}
+
+
+def test_flaky_provider_is_retried_with_backoff(client, processes, outbox):
+    start(processes)
+    created = schedule_page(client, make_page(client, "Sometimes [stub:flaky] fails"))
+    done = wait_status(created["id"], "published", timeout=10)
+    assert done.attempts == 2 and done.last_error is None
+    first, second = logs_for(done.id)
+    assert (first.attempt, first.status, second.attempt, second.status) == (1, "failed", 2, "published")
+    assert "[stub:flaky]" in first.error
+    failed, published = outbox()
+    assert failed["idempotency_key"] == published["idempotency_key"] == done.idempotency_key
+    assert (failed["outcome"], published["outcome"]) == ("failed", "published")
+    # RETRY_BASE_SECONDS=0.2 in the tests: the first backoff is 0.1-0.2 s.
+    gap = published["call_started"] - failed["call_ends"]
+    assert gap >= 0.1, f"retried after {gap:.3f} s, sooner than the backoff allows"
+
+
+def test_permanent_failure_fails_after_one_attempt(client, processes, outbox):
+    start(processes)
+    created = schedule_page(client, make_page(client, "Never [stub:fail]"))
+    done = wait_status(created["id"], "failed", timeout=10)
+    time.sleep(0.5)  # nothing else happens afterwards
+    shown = client.get(f"/api/schedules/{done.id}").get_json()
+    assert shown["status"] == "failed" and shown["attempts"] == 1
+    assert "rejected by [stub:fail]" in shown["last_error"]
+    [entry] = logs_for(done.id)
+    assert entry.status == "failed" and "rejected" in entry.error
+    assert [r["outcome"] for r in outbox()] == ["failed"]
+
+
+def test_retries_stop_at_the_maximum(client, processes, outbox, app):
+    start(processes)
+    maximum = app.config["PUBLISH_MAX_ATTEMPTS"]
+    assert maximum == 5  # the default
+    created = schedule_page(client, make_page(client, "The provider is [stub:down]"))
+    done = wait_status(created["id"], "failed", timeout=20)
+    time.sleep(0.5)
+    done = get(done.id)
+    assert done.attempts == maximum and "[stub:down]" in done.last_error
+    entries = logs_for(done.id)
+    assert [(e.attempt, e.status) for e in entries] == [(n, "failed") for n in range(1, maximum + 1)]
+    records = outbox()
+    assert len(records) == maximum and {r["idempotency_key"] for r in records} == {done.idempotency_key}
+    # Each wait at least the lower bound of its backoff step: base * 2^(n-1) / 2.
+    for n, (before, after) in enumerate(zip(records, records[1:]), start=1):
+        assert after["call_started"] - before["call_ends"] >= 0.2 * 2 ** (n - 1) / 2 - 0.01, n
+
+
+def test_timeout_of_unknown_outcome_is_retried_with_the_same_key(client, processes, outbox):
+    """The provider published but answered too late: the retry gets ``duplicate``, not a second post."""
+    start(processes, env={"PAGESITE_PUBLISH_TIMEOUT": "1"})
+    created = schedule_page(client, make_page(client, "Takes its time [stub:slow]"))
+    done = wait_status(created["id"], "published", timeout=15)
+    first, second = logs_for(done.id)
+    assert first.status == "failed" and "outcome is unknown" in first.error
+    assert second.status == "published" and done.attempts == 2
+    records = outbox()
+    assert [r["outcome"] for r in records] == ["published", "duplicate"]
+    assert {r["idempotency_key"] for r in records} == {done.idempotency_key}
+    assert done.external_id == records[0]["external_id"] == records[1]["external_id"]
+
+
+def test_cancel_racing_the_due_time_never_reaches_the_provider(client, processes, outbox):
+    from pagesite import jobs
+    from pagesite.timeutil import utcnow
+
+    start(processes)
+    with in_app():
+        queue = jobs.get_queue()
+    base = utcnow() + timedelta(seconds=1.2)
+    offsets = [-0.15, -0.05, -0.01, 0.0, 0.01, 0.03, 0.08]
+    planned = []
+    for n, offset in enumerate(offsets):
+        when = base + timedelta(seconds=0.4 * n)
+        planned.append((schedule_page(client, make_page(client, f"Race {n}"), when)["id"], when, offset))
+
+    outcomes = {}
+    for schedule_id, when, offset in planned:
+        time.sleep(max(0.0, seconds(when - utcnow()) + offset))
+        old_job = jobs.publish_job_id(get(schedule_id))
+        response = client.post(f"/api/schedules/{schedule_id}/cancel")
+        outcomes[schedule_id] = response.status_code
+        if response.status_code == 200:
+            # Its old job fires anyway (a scheduler moved it just before): still nothing.
+            queue.push_job_id(old_job)
+            queue.enqueue(jobs.PUBLISH, schedule_id, job_id=old_job + "-late")
+        else:
+            assert response.status_code == 409, response.get_json()
+
+    time.sleep(1.0)
+    canceled = [s for s, code in outcomes.items() if code == 200]
+    assert len(canceled) >= 3, outcomes  # the early cancels always win
+    called = {r["schedule_id"] for r in outbox()}
+    for schedule_id in canceled:
+        assert get(schedule_id).status == "canceled"
+        assert schedule_id not in called and logs_for(schedule_id) == []
+    for schedule_id in set(outcomes) - set(canceled):
+        assert wait_status(schedule_id, "published").attempts == 1
+
+
+def test_reschedule_moves_the_job_and_the_old_one_does_nothing(client, processes, outbox):
+    from pagesite import jobs
+    from pagesite.timeutil import utcnow
+
+    start(processes)
+    with in_app():
+        scheduler, queue = jobs.get_scheduler(), jobs.get_queue()
+    earlier = schedule_page(client, make_page(client, "Moved earlier"), utcnow() + timedelta(hours=1))
+    later = schedule_page(client, make_page(client, "Moved later"), utcnow() + timedelta(seconds=1))
+    old_jobs = {s["id"]: jobs.publish_job_id(get(s["id"])) for s in (earlier, later)}
+
+    new_times = {earlier["id"]: utcnow() + timedelta(seconds=1.5), later["id"]: utcnow() + timedelta(seconds=3)}
+    for schedule_id, when in new_times.items():
+        response = client.patch(f"/api/schedules/{schedule_id}", json={"scheduled_at": when.isoformat()})
+        assert response.status_code == 200, response.get_json()
+        new_job = jobs.publish_job_id(get(schedule_id))
+        assert old_jobs[schedule_id] not in scheduler and new_job in scheduler
+        score = scheduler.connection.zscore(scheduler.scheduled_jobs_key, new_job)
+        assert abs(score - when.timestamp()) < 0.01
+        queue.enqueue(jobs.PUBLISH, schedule_id, job_id=old_jobs[schedule_id])  # the old job fires anyway
+
+    time.sleep(2.2)  # past the old time of "later": it must still wait
+    assert get(later["id"]).status == "queued"
+    for schedule_id, when in new_times.items():
+        done = wait_status(schedule_id, "published", timeout=10)
+        assert done.published_at >= when and done.attempts == 1
+    assert sorted(r["schedule_id"] for r in outbox()) == sorted(new_times)
+
+
+@pytest.mark.parametrize("action", ["cancel", "reschedule"])
+def test_only_queued_schedules_can_be_changed(client, action):
+    from pagesite.services import publishing
+    from pagesite.timeutil import utcnow
+
+    [schedule_id] = add_schedules(1, dispatch=False)
+    with in_app():
+        assert publishing._claim(schedule_id, "worker:test")
+    if action == "cancel":
+        response = client.post(f"/api/schedules/{schedule_id}/cancel")
+    else:
+        response = client.patch(f"/api/schedules/{schedule_id}",
+                                json={"scheduled_at": (utcnow() + timedelta(hours=1)).isoformat()})
+    assert response.status_code == 409
+    assert get(schedule_id).status == "publishing"
