@@ -7,6 +7,7 @@ error, with a documented status code, content type, headers and body.
 
 import io
 import json
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -33,6 +34,9 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
+
+# Examples per operation; raise it for a deeper run (PAGESITE_SCHEMATHESIS_EXAMPLES=500).
+EXAMPLES = int(os.environ.get("PAGESITE_SCHEMATHESIS_EXAMPLES", "25"))
 
 # Built at collection time, from the default limits (the tests do not change them).
 DOCUMENT = json.loads(json.dumps(document(DEFAULTS)))
@@ -68,7 +72,7 @@ def seeded(app, client):
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_document(case, app, api_token, seeded):
     headers = {"Authorization": f"Bearer {api_token}"} if api_token else None
