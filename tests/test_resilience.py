@@ -1,0 +1,219 @@
+"""Breaking things on purpose: killed workers, a wiped Redis, two schedulers,
+many processes against one provider limit, and the supervisor."""
+
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import wait_until
+from scheduling_helpers import (  # noqa: F401 (bind_app is an autouse fixture)
+    FAST, add_schedules, bind_app, get, in_app, logs_for, max_overlap, published_once, status_counts,
+    wait_all, wait_ready,
+)
+
+
+def claims_of(proc):
+    """(schedule id, idempotency key) of the schedules ``proc`` has claimed and not finished."""
+    from pagesite.extensions import db
+    from pagesite.models import Schedule
+
+    with in_app():
+        rows = db.session.scalars(
+            select(Schedule).where(Schedule.status == "publishing", Schedule.claimed_by.like(f"%:{proc.pid}:%"))
+        ).all()
+        return [(s.id, s.idempotency_key) for s in rows]
+
+
+def assert_each_published_once(ids, records):
+    keys = {get(i).idempotency_key for i in ids}
+    counts = published_once(records)
+    assert set(counts) == keys and set(counts.values()) == {1}, {k: n for k, n in counts.items() if n != 1}
+
+
+def test_workers_killed_mid_publish_lose_nothing_and_post_nothing_twice(processes, outbox):
+    env = {**FAST, "PAGESITE_STUB_DELAY_MS": "300", "PAGESITE_PROVIDER_CONCURRENCY": "8"}
+    processes.scheduler(env=env)
+    first, second, survivor = (processes.worker(env=env) for _ in range(3))
+    wait_ready(3)
+    ids = add_schedules(40, text="Crash")
+
+    # Kill one worker while it holds a claim (the provider may not have been called yet)...
+    wait_until(lambda: claims_of(first), timeout=10, interval=0.01, message="a claim by the first worker")
+    processes.kill(first)
+
+    # ...and one after the provider published but before the worker recorded it.
+    def provider_acted():
+        published = published_once(outbox())
+        return [claim for claim in claims_of(second) if claim[1] in published]
+
+    wait_until(provider_acted, timeout=10, interval=0.01, message="a published, unrecorded claim")
+    processes.kill(second)
+    interrupted = claims_of(first) + claims_of(second)  # frozen: their workers are dead
+    acted_before_death = [key for _, key in interrupted if key in published_once(outbox())]
+    assert interrupted and acted_before_death
+
+    processes.worker(env=env)
+    processes.worker(env=env)
+    took = wait_all("published", len(ids), timeout=30)
+    print(f"crash: the rest of the batch published {took:.1f} s after the kills")
+
+    records = outbox()
+    assert_each_published_once(ids, records)
+    for schedule_id, key in interrupted:
+        schedule = get(schedule_id)
+        entries = logs_for(schedule_id)
+        assert entries[0].status == "failed" and "interrupted" in entries[0].error
+        assert entries[-1].status == "published" and schedule.attempts == len(entries)
+        if key in acted_before_death:
+            # The retry got the provider's original answer, not a second post.
+            outcomes = [r["outcome"] for r in records if r["idempotency_key"] == key]
+            assert outcomes == ["published", "duplicate"]
+            original = next(r["external_id"] for r in records if r["idempotency_key"] == key)
+            assert schedule.external_id == original
+    for schedule_id in set(ids) - {i for i, _ in interrupted}:
+        assert [e.status for e in logs_for(schedule_id)][-1] == "published"
+
+
+def test_redis_wiped_the_reconciler_brings_every_schedule_back(processes, outbox, app):
+    from pagesite import jobs
+    from pagesite.extensions import get_redis
+    from pagesite.timeutil import utcnow
+
+    processes.scheduler(env=FAST)
+    wait_ready(0)
+    due = add_schedules(10, text="Due")  # on the queue: no worker yet
+    when = utcnow() + timedelta(seconds=2.5)
+    future = add_schedules(15, text="Later", when=when)  # in rq-scheduler
+    with in_app():
+        redis, queue, scheduler = get_redis(), jobs.get_queue(), jobs.get_scheduler()
+    assert queue.count >= 10 and redis.zcard(scheduler.scheduled_jobs_key) >= 15
+
+    # What losing Redis's data (a restart without persistence, FLUSHALL) looks
+    # like to pagesite. FLUSHDB of this test run's own database only: other
+    # databases on the server are not ours.
+    assert redis.connection_pool.connection_kwargs["db"] == int(app.config["REDIS_URL"].rsplit("/", 1)[1])
+    redis.flushdb()
+    assert queue.count == 0 and redis.zcard(scheduler.scheduled_jobs_key) == 0
+
+    # The running scheduler notices the reconciler is gone and registers it again.
+    wait_until(lambda: jobs.RECONCILE_JOB_ID in scheduler, timeout=5, message="the reconciler to come back")
+    processes.worker(env=FAST)
+    processes.worker(env=FAST)
+    wait_all("published", 25, timeout=20)
+    assert_each_published_once(due + future, outbox())
+    for schedule_id in future:
+        assert get(schedule_id).published_at >= when, "published before its time"
+
+
+def test_two_schedulers_and_duplicate_jobs_publish_a_thousand_schedules_once_each(processes, outbox):
+    from pagesite import jobs
+    from pagesite.extensions import db, get_redis
+    from pagesite.models import PublishLog, Schedule
+    from pagesite.timeutil import utcnow
+
+    processes.scheduler(env=FAST)
+    processes.scheduler(env=FAST)
+    for _ in range(3):
+        processes.worker(env=FAST)
+    wait_ready(3)
+
+    started = time.monotonic()
+    when = utcnow() + timedelta(seconds=4)
+    ids = add_schedules(1000, text="Thousand", when=when)
+    print(f"1,000 schedules inserted and dispatched in {time.monotonic() - started:.2f} s")
+    assert utcnow() < when, "setup too slow: the schedules came due before they were all dispatched"
+    with in_app():
+        redis, queue = get_redis(), jobs.get_queue()
+        job_ids = [jobs.publish_job_id(s) for s in db.session.scalars(select(Schedule).where(Schedule.id.in_(ids)))]
+    assert set(job_ids) <= {j.decode() for j in redis.zrange("rq:scheduler:scheduled_jobs", 0, -1)}
+
+    # rq-scheduler's lock has no owner token: once a pass outlives it, a second
+    # scheduler runs too. Delete it all the time so both move jobs at once.
+    stop = threading.Event()
+
+    def steal_lock():
+        while not stop.is_set():
+            redis.delete("rq:scheduler_lock")
+            time.sleep(0.005)
+
+    thief = threading.Thread(target=steal_lock, daemon=True)
+    thief.start()
+    try:
+        time.sleep(max(0.0, (when - utcnow()).total_seconds()))
+        # And every job moved to the queue twice, as two schedulers racing would.
+        redis.rpush(queue.key, *job_ids)
+        took = wait_all("published", 1000, timeout=120)
+    finally:
+        stop.set()
+        thief.join()
+    print(f"1,000 schedules published {took:.1f} s after they came due")
+
+    records = outbox()
+    assert len(records) == 1000, "the provider was called more than once for some schedule"
+    assert_each_published_once(ids, records)
+    with in_app():
+        attempts = db.session.execute(select(func.max(Schedule.attempts), func.count(PublishLog.id))
+                                      .select_from(Schedule).join(PublishLog, isouter=True)).one()
+    assert tuple(attempts) == (1, 1000)
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_provider_limit_holds_across_worker_processes(processes, outbox, limit):
+    env = {**FAST, "PAGESITE_STUB_DELAY_MS": "250", "PAGESITE_PROVIDER_CONCURRENCY": str(limit)}
+    processes.scheduler(env=env)
+    for _ in range(4):
+        processes.worker(env=env)
+    wait_ready(4)
+    ids = add_schedules(12, text="Limited")
+    wait_all("published", 12, timeout=20)
+    records = outbox()
+    assert len(records) == 12 and {r["schedule_id"] for r in records} == set(ids)
+    # Four processes wanted to publish at once; the limit let exactly this many.
+    assert max_overlap(records) == limit
+
+
+def test_supervisor_runs_the_configured_workers_and_restarts_a_dead_one(processes, outbox):
+    from pagesite import heartbeats
+    from pagesite.extensions import get_redis
+
+    with in_app():
+        redis = get_redis()
+    supervisor = processes.start(sys.executable, "worker.py",
+                                 env={**FAST, "PAGESITE_WORKER_PROCESSES": "3"}, name="supervisor")
+    wait_ready(3)
+    time.sleep(0.5)
+    workers = heartbeats.worker_ages(redis)
+    assert len(workers) == 3
+    ids = add_schedules(10, text="Supervised")
+    wait_all("published", 10, timeout=15)
+
+    victim = next(iter(workers))
+    os.kill(int(victim.split(":")[2]), signal.SIGKILL)
+    wait_until(lambda: len(set(heartbeats.worker_ages(redis)) - set(workers)) == 1, timeout=15,
+               message="a replacement worker")
+    wait_until(lambda: victim not in heartbeats.worker_ages(redis), timeout=5, message="the dead mark to expire")
+    assert len(heartbeats.worker_ages(redis)) == 3
+
+    more = add_schedules(5, text="After restart")
+    wait_all("published", 15, timeout=15)
+    assert_each_published_once(ids + more, outbox())
+
+    supervisor.send_signal(signal.SIGTERM)
+    assert supervisor.wait(timeout=15) == 0
+    children = [int(w.split(":")[2]) for w in heartbeats.worker_ages(redis)]
+    for pid in children:
+        wait_until(lambda: not _alive(pid), timeout=10, message=f"worker {pid} to stop")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
