@@ -95,6 +95,10 @@ def _configure_blueprints(app):
 
     app.register_blueprint(docs_bp)
 
+    from .web import bp as web_bp
+
+    app.register_blueprint(web_bp)
+
 
 def _configure_error_handlers(app):
     from .api.problems import from_http_exception, from_service_error, problem

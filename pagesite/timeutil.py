@@ -62,3 +62,60 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def _zone(name):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("The time zone is missing.")
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"Unknown time zone {name!r}.") from None
+
+
+def _wall_clock(day, clock):
+    """A naive datetime from ``YYYY-MM-DD`` and ``HH:MM[:SS]`` (or date and time objects)."""
+    from datetime import date, time
+
+    if isinstance(day, str):
+        try:
+            day = date.fromisoformat(day.strip())
+        except ValueError:
+            raise ValueError("Enter a date such as 2030-01-31.") from None
+    if isinstance(clock, str):
+        try:
+            clock = time.fromisoformat(clock.strip())
+        except ValueError:
+            raise ValueError("Enter a time such as 09:30.") from None
+    if not isinstance(day, date) or not isinstance(clock, time):
+        raise ValueError("Enter a date and a time.")
+    return datetime.combine(day, clock.replace(tzinfo=None))
+
+
+def local_to_utc(day, clock, zone):
+    """The UTC instant of a wall-clock ``day`` and ``clock`` in the IANA ``zone``.
+
+    Around daylight-saving changes: a time that does not exist (clocks jump
+    forward past it) is read with the offset in force just before the jump, so
+    it lands as many minutes after the jump as it was past the hour; a time that
+    happens twice (clocks go back) means its first occurrence. ``local_time_kind``
+    says which case applies, so callers can tell the user.
+    Raises ValueError with a message fit for the user.
+    """
+    tz = _zone(zone)
+    naive = _wall_clock(day, clock)
+    return naive.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
+
+
+def local_time_kind(day, clock, zone):
+    """``"missing"``, ``"repeated"`` or ``"normal"`` for a wall-clock time in ``zone``."""
+    tz = _zone(zone)
+    naive = _wall_clock(day, clock)
+    first = naive.replace(tzinfo=tz, fold=0)
+    if first.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != naive:
+        return "missing"
+    if first.utcoffset() != naive.replace(tzinfo=tz, fold=1).utcoffset():
+        return "repeated"
+    return "normal"

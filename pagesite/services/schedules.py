@@ -207,3 +207,34 @@ def publish_queued_now(schedule_id):
     jobs.withdraw(old_job)
     jobs.dispatch(schedule)
     return schedule
+
+
+def check_compose(text, attachment_ids=None, scheduled_at=None, provider=None):
+    """Every rule ``compose`` applies, without writing anything; a 422 listing all problems."""
+    from .pages import check_attachment_ids, clean_text
+
+    errors = {}
+    for check in (lambda: clean_text(text), lambda: check_attachment_ids(attachment_ids),
+                  lambda: scheduled_at is None or parse_when(scheduled_at, utcnow())):
+        try:
+            check()
+        except ValidationFailed as e:
+            errors.update(e.errors)
+    resolved = resolve_name(provider) if provider is None or isinstance(provider, str) else None
+    if resolved is None:
+        errors["provider"] = [f"Unknown provider {provider!r}."]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def compose(text, attachment_ids=None, scheduled_at=None, provider=None):
+    """Create a page and schedule it (now when ``scheduled_at`` is None); (page, schedule).
+
+    Everything is checked before anything is written, so a mistake in one field
+    never leaves a page behind without its schedule.
+    """
+    from .pages import create_page
+
+    check_compose(text, attachment_ids, scheduled_at, provider)
+    page = create_page(text, attachment_ids)
+    return page, create_schedule(page.id, scheduled_at, provider)

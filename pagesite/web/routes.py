@@ -1,0 +1,196 @@
+"""Views of the web interface. Each parses its form, calls a service, renders."""
+
+from flask import current_app, redirect, render_template, request, url_for
+
+from ..errors import NotFound, ValidationFailed
+from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES
+from ..security import large_body
+from ..services import attachments, pages, schedules
+from ..timeutil import isoformat
+from . import bp
+from .errors import is_htmx
+from .forms import ComposeForm, parse_compose
+
+
+@bp.after_request
+def no_shared_caching(response):
+    # One URL answers with a fragment or a whole page depending on HX-Request.
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.app_template_filter("utc_iso")
+def utc_iso(value):
+    return isoformat(value)
+
+
+FIELD_ANCHORS = {"text": "text", "attachment_ids": "attachments", "scheduled_at": "date", "provider": "when-now"}
+
+
+@bp.app_template_global()
+def error_anchor(name):
+    """The id of the control an error about ``name`` belongs to."""
+    if name.startswith("alt_text_"):
+        return "alt-" + name.removeprefix("alt_text_")
+    return FIELD_ANCHORS.get(name, "compose-form")
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for(".compose"))
+
+
+# Compose
+
+def _compose_context(form, **extra):
+    config = current_app.config
+    assets = _known_attachments(form.attachment_ids)
+    return dict(
+        form=form,
+        attachments=assets,
+        max_text=config["MAX_TEXT_LENGTH"],
+        max_attachments=config["MAX_ATTACHMENTS"],
+        accept=",".join(config["ALLOWED_TYPES"]),
+        **extra,
+    )
+
+
+def _known_attachments(ids):
+    """The uploaded attachments still listed on the form, in its order (unknown ids dropped)."""
+    found = []
+    for attachment_id in ids:
+        try:
+            found.append(attachments.get_attachment(attachment_id))
+        except NotFound:
+            continue
+    return found
+
+
+@bp.get("/compose")
+def compose():
+    return render_template("web/compose.html", **_compose_context(ComposeForm()))
+
+
+@bp.post("/compose")
+def create_page():
+    form = parse_compose(request.form)
+    errors = dict(form.errors)
+    try:
+        schedules.check_compose(form.text, form.attachment_ids, form.scheduled_at)
+    except ValidationFailed as e:
+        for name, messages in e.errors.items():
+            errors.setdefault(name, []).extend(m for m in messages if m not in errors.get(name, []))
+    for attachment_id, alt_text in form.alt_texts.items():
+        try:
+            attachments.check_alt_text(alt_text)
+        except ValidationFailed as e:
+            errors[f"alt_text_{attachment_id}"] = e.errors["alt_text"]
+    if errors:
+        form.errors = errors
+        template = "web/_compose_form.html" if is_htmx() else "web/compose.html"
+        return render_template(template, **_compose_context(form)), 422
+
+    for attachment_id, alt_text in form.alt_texts.items():
+        attachments.describe(attachment_id, alt_text)
+    page, schedule = schedules.compose(form.text, form.attachment_ids, form.scheduled_at)
+    fresh = ComposeForm(tz=form.tz)
+    context = _compose_context(fresh, created=page, schedule=schedule, note=form.note,
+                               scheduled_later=form.scheduled_at is not None)
+    template = "web/_compose_form.html" if is_htmx() else "web/compose.html"
+    return render_template(template, **context), 201
+
+
+@bp.post("/compose/preview")
+def preview():
+    form = parse_compose(request.form)
+    return render_template(
+        "web/_preview.html",
+        text=form.text.replace("\r\n", "\n").strip(),
+        attachments=_known_attachments(form.attachment_ids),
+        alt_texts=form.alt_texts,
+    )
+
+
+@bp.post("/compose/attachments")
+@large_body
+def upload_attachment():
+    upload = request.files.get("file")
+    name = upload.filename if upload else request.headers.get("X-Upload-Filename", "")
+    try:
+        asset = attachments.upload(upload.stream if upload else None, upload.filename if upload else "")
+    except ValidationFailed as e:
+        messages = [m for ms in e.errors.values() for m in ms]
+        display = attachments.sanitise_filename(name) if name else "This file"
+        return render_template("web/_upload_error.html", name=display, messages=messages), e.status
+    return render_template("web/_attachment_item.html", asset=asset, alt_text="", errors={}), 201
+
+
+@bp.post("/compose/attachments/<int:attachment_id>/description")
+def describe_attachment(attachment_id):
+    alt_text = request.form.get(f"alt_text_{attachment_id}", request.form.get("alt_text", ""))
+    try:
+        attachments.describe(attachment_id, alt_text)
+    except ValidationFailed as e:
+        return render_template("web/_field_status.html", error=e.errors["alt_text"][0]), e.status
+    return render_template("web/_field_status.html", saved=True)
+
+
+@bp.get("/attachments/<int:attachment_id>/file")
+def attachment_file(attachment_id):
+    return attachments.send(attachments.get_attachment(attachment_id))
+
+
+# Schedules
+
+def _schedules_context(status, page):
+    status = status or "all"
+    result = schedules.list_schedules(status, None, page, None)
+    pages_total = max(1, -(-result.total // result.per_page))
+    return dict(
+        result=result,
+        status=status,
+        statuses=("all",) + SCHEDULE_STATUSES,
+        pages_total=pages_total,
+        polling=any(s.status in ACTIVE_STATUSES for s in result.items),
+    )
+
+
+@bp.get("/schedules")
+def schedule_list():
+    context = _schedules_context(request.args.get("status"), request.args.get("page"))
+    if is_htmx():
+        return render_template("web/_schedules_region.html", **context)
+    return render_template("web/schedules.html", **context)
+
+
+ACTIONS = {
+    "cancel": (schedules.cancel_schedule, "Schedule {id} was canceled; it will not be published."),
+    "retry": (schedules.retry_schedule, "Schedule {id} is queued again and will be published shortly."),
+    "publish-now": (schedules.publish_queued_now, "Schedule {id} will be published now."),
+}
+
+
+@bp.post("/schedules/<int:schedule_id>/<any(cancel, retry, 'publish-now'):action>")
+def schedule_action(schedule_id, action):
+    run, message = ACTIONS[action]
+    run(schedule_id)
+    status, page = request.form.get("status"), request.form.get("page")
+    if not is_htmx():
+        return redirect(url_for(".schedule_list", status=status, page=page))
+    context = _schedules_context(status, page)
+    return render_template("web/_schedules_region.html", message=message.format(id=schedule_id), **context)
+
+
+# Pages
+
+@bp.get("/pages/<int:page_id>")
+def page_detail(page_id):
+    page = pages.get_page(page_id)
+    context = dict(
+        page=page,
+        logs=pages.page_logs(page_id),
+        polling=any(s.status in ACTIVE_STATUSES for s in page.schedules),
+    )
+    if is_htmx():
+        return render_template("web/_page_region.html", **context)
+    return render_template("web/page.html", **context)

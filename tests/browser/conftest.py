@@ -1,0 +1,112 @@
+"""Browser fixtures: a real Chromium driven by Playwright against a real gunicorn.
+
+Every test reaches the site through the ``site`` fixture, which signs in; a
+change to how people sign in is made here and nowhere else.
+"""
+
+import os
+import shutil
+
+import pytest
+
+from conftest import OWNER_EMAIL, OWNER_PASSWORD, ROOT
+
+SCREENSHOTS = os.path.join(ROOT, "test-artifacts", "screenshots")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+DEFAULT_TIMEZONE = "America/New_York"
+TIMEOUT_MS = 10_000
+
+
+def _chromium_path():
+    path = os.environ.get("PAGESITE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail(
+            "The browser tests need Chromium and none was found on PATH. Install it "
+            "('apt-get install chromium', or 'make browser'), or set PAGESITE_CHROMIUM to its path.",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    path = _chromium_path()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Site:
+    """The running site and signed-in browser pages on it."""
+
+    def __init__(self, browser, web):
+        self.browser = browser
+        self.web = web
+        self.url = web.url
+        self.contexts = []
+        self._page = None
+
+    def open(self, timezone_id=DEFAULT_TIMEZONE, viewport=None, path="/compose"):
+        """A new signed-in page (its own browser context) showing ``path``."""
+        options = {"timezone_id": timezone_id, "locale": "en-US"}
+        if viewport:
+            options["viewport"] = viewport
+        context = self.browser.new_context(**options)
+        context.set_default_timeout(TIMEOUT_MS)
+        self.contexts.append(context)
+        page = context.new_page()
+        page.goto(self.url + "/signin")
+        page.get_by_label("Email").fill(OWNER_EMAIL)
+        page.get_by_label("Password").fill(OWNER_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        try:
+            page.wait_for_url(self.url + "/compose")
+        except Exception:
+            raise AssertionError(f"sign-in did not lead to /compose; at {page.url}:\n{page.inner_text('body')[:1000]}")
+        if path != "/compose":
+            self.goto(path, page)
+        return page
+
+    @property
+    def page(self):
+        if self._page is None:
+            self._page = self.open()
+        return self._page
+
+    def goto(self, path, page=None):
+        page = page or self.page
+        page.goto(self.url + path)
+        return page
+
+    def screenshot(self, name, page=None):
+        os.makedirs(SCREENSHOTS, exist_ok=True)
+        (page or self.page).screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+
+    def close(self):
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def site_env():
+    """Extra environment for the web process; a test overrides this fixture to change settings."""
+    return {}
+
+
+@pytest.fixture
+def site(browser, processes, user, site_env):
+    web = processes.web(env=site_env)
+    site = Site(browser, web)
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def workers(processes):
+    """A scheduler and a worker, so schedules really get published."""
+    processes.scheduler()
+    processes.worker()
+    return processes
