@@ -152,3 +152,17 @@ def test_alt_text_can_be_changed(client):
     assert response.status_code == 200
     assert response.json["alt_text"] == "A calm sea"
     assert client.get(f"/api/attachment/{body['id']}").json["alt_text"] == "A calm sea"
+
+
+def test_missing_bytes_are_a_404_problem_not_a_500(client, app):
+    body = upload(client, png_bytes(), "a.png").json
+    from pagesite.extensions import db
+    from pagesite.models import AttachmentAsset
+
+    with app.app_context():
+        key = db.session.get(AttachmentAsset, body["id"]).storage_key
+    os.unlink(os.path.join(app.config["UPLOAD_DIR"], key))
+    response = client.get(body["url"])
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert "missing" in response.json["detail"]

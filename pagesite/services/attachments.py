@@ -11,7 +11,7 @@ from flask import current_app, send_file
 from PIL import Image
 from sqlalchemy import func, select
 
-from ..errors import TooLarge, ValidationFailed
+from ..errors import NotFound, TooLarge, ValidationFailed
 from ..extensions import db
 from ..models import AttachmentAsset
 from ..storage import CHUNK_SIZE, LimitExceeded, get_storage
@@ -209,6 +209,8 @@ def exists_on_disk(asset):
 
 def send(asset):
     """The attachment's bytes as a response that no browser will run as a page."""
+    if not exists_on_disk(asset):
+        raise NotFound(f"The bytes of attachment {asset.id} are missing from storage.")
     response = send_file(
         file_path(asset), mimetype=asset.content_type, download_name=asset.filename,
         conditional=True, etag=asset.sha256, max_age=3600,
