@@ -85,6 +85,11 @@ def create_page():
             attachments.check_alt_text(alt_text)
         except ValidationFailed as e:
             errors[f"alt_text_{attachment_id}"] = e.errors["alt_text"]
+    if form.scheduled_utc and errors.get("scheduled_at"):
+        # The service judged the UTC instant; say it in the zone the user chose it in.
+        errors["scheduled_at"] = [
+            f"{form.time} on {form.date} ({form.tz}) has already passed; choose a later time."
+        ]
     if errors:
         form.errors = errors
         template = "web/_compose_form.html" if is_htmx() else "web/compose.html"

@@ -118,6 +118,7 @@ def test_a_rejected_file_says_why_next_to_it_and_the_others_carry_on(site, app):
     expect(page.get_by_label("Attachments")).to_be_focused()
     page.get_by_label("Text").fill("Two images")
     expect(page.locator("#preview img")).to_have_count(2)
+    expect(page.locator(".preview-text")).to_have_text("Two images")
     site.screenshot("compose")
 
 
@@ -139,7 +140,8 @@ def test_errors_appear_next_to_fields_and_keep_what_was_typed(site, app):
     page.get_by_label("Time").fill("10:00")
     page.get_by_role("button", name="Create page").click()
 
-    expect(page.locator("#scheduled_at-error")).to_contain_text("in the past")
+    expect(page.locator("#scheduled_at-error")).to_have_text(
+        f"10:00 on {yesterday:%Y-%m-%d} (America/New_York) has already passed; choose a later time.")
     expect(page.locator("#text-error")).to_have_count(0)
     # Nothing typed was lost: text, attachment, its description, the chosen time.
     expect(page.get_by_label("Text")).to_have_value("First line\nSecond line")
