@@ -37,8 +37,8 @@ def status(as_json):
             click.echo(f"due        {schedules['due_unclaimed']} due and unclaimed, "
                        f"{schedules['publishing']} publishing")
             if schedules["oldest_overdue_at"]:
-                click.echo(f"oldest     due at {schedules['oldest_overdue_at']} "
-                           f"({schedules['oldest_overdue_seconds']:.1f} s overdue)")
+                click.echo(f"oldest     schedule {schedules['oldest_overdue_id']} due at "
+                           f"{schedules['oldest_overdue_at']} ({schedules['oldest_overdue_seconds']:.1f} s overdue)")
         for problem in details["problems"]:
             click.echo(f"problem:   {problem}")
     raise SystemExit(0 if healthy else 1)

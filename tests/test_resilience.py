@@ -217,3 +217,30 @@ def _alive(pid):
     except ProcessLookupError:
         return False
     return True
+
+
+def test_worker_killed_while_waiting_for_a_provider_slot(processes, outbox):
+    """Its job stays "started" in RQ while the schedule is still queued: the
+    reconciler sees that the job's worker is dead and enqueues it again."""
+    from pagesite import jobs
+    from pagesite.extensions import get_redis
+    from pagesite.limits import ProviderSlots
+
+    env = {**FAST, "PAGESITE_PROVIDER_CONCURRENCY": "1"}
+    with in_app():
+        redis = get_redis()
+    slots = ProviderSlots(redis, "stub", 1, lease_seconds=60)
+    held = slots.acquire(wait_seconds=0)  # the only slot, taken elsewhere
+    processes.scheduler(env=env)
+    waiting = processes.worker(env=env)
+    wait_ready(1)
+    [schedule_id] = add_schedules(1, text="Patient")
+    job_id = jobs.publish_job_id(get(schedule_id))
+    wait_until(lambda: redis.hget(f"rq:job:{job_id}", "status") == b"started", timeout=5, message="job started")
+    assert get(schedule_id).status == "queued"  # not claimed: it waits for the slot
+    processes.kill(waiting)
+    slots.release(held)
+
+    processes.worker(env=env)
+    wait_all("published", 1, timeout=15)
+    assert [r["outcome"] for r in outbox()] == ["published"] and get(schedule_id).attempts == 1

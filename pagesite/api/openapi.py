@@ -254,6 +254,7 @@ def schemas(config):
             "schedules": obj({
                 "due_unclaimed": integer("Queued schedules past their time.", minimum=0),
                 "publishing": integer("Attempts running now.", minimum=0),
+                "oldest_overdue_id": nullable(integer("The oldest due, unclaimed schedule.", minimum=1)),
                 "oldest_overdue_at": nullable(timestamp("The oldest due, unclaimed schedule's time")),
                 "oldest_overdue_seconds": nullable({"type": "number"}),
             }, description="Present when the database answers."),

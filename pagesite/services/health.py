@@ -26,11 +26,16 @@ def report():
             )
         ).one()
         publishing = db.session.scalar(select(func.count(Schedule.id)).where(Schedule.status == "publishing"))
+        oldest_id = db.session.scalar(
+            select(Schedule.id).where(Schedule.status == "queued", Schedule.scheduled_at <= now)
+            .order_by(Schedule.scheduled_at, Schedule.id).limit(1)
+        ) if due_count else None
         db.session.commit()
         details["checks"]["database"] = {"ok": True}
         details["schedules"] = {
             "due_unclaimed": due_count,
             "publishing": publishing,
+            "oldest_overdue_id": oldest_id,
             "oldest_overdue_at": isoformat(oldest),
             "oldest_overdue_seconds": round((now - oldest).total_seconds(), 3) if oldest else None,
         }
