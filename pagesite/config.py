@@ -33,6 +33,8 @@ DEFAULTS = {
     "RECONCILE_INTERVAL": 5,
     "WORKER_PROCESSES": 2,
     "HEARTBEAT_STALE_SECONDS": 30,
+    "HEARTBEAT_TTL": 15,  # a silent worker's claims are rescued after this long
+    "HEARTBEAT_INTERVAL": 1,
     # Stub provider
     "STUB_OUTBOX": None,  # default: <instance>/stub_outbox.jsonl
     "STUB_DELAY_MS": 0,
