@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 5000
 export PORT
 
-.PHONY: run test test-postgres bench browser clean
+.PHONY: run test test-postgres bench bench-smoke browser clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ browser:
 
 bench: $(VENV)/.installed
 	REDIS_URL=$${REDIS_URL:-$$($(PY) -m pagesite.devredis 14)} $(PY) -m bench $(BENCH_ARGS)
+
+# Every benchmark at small sizes: fails only when one crashes, not when a goal is missed.
+bench-smoke: $(VENV)/.installed
+	REDIS_URL=$${REDIS_URL:-$$($(PY) -m pagesite.devredis 14)} $(PY) -m bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

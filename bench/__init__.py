@@ -1,0 +1,1 @@
+"""pagesite benchmarks: python -m bench (see bench/README.md)."""

@@ -1,0 +1,72 @@
+"""Publish throughput: schedules due now, published by worker processes through
+the stub provider, against the same number of no-op RQ jobs through the same
+worker class and process count."""
+
+import sys
+import time
+from datetime import timedelta
+
+from rq import Queue
+from sqlalchemy import select
+
+from .common import QUEUE, seed_schedules, tail
+
+WORKERS = 2
+
+
+def _run_workers(ctx, args, name, timeout=600):
+    """Start WORKERS burst workers, wait for all to finish; seconds taken (start-up included)."""
+    started = time.monotonic()
+    procs = [ctx.start(args, name) for _ in range(WORKERS)]
+    deadline = started + timeout
+    for proc in procs:
+        proc.wait(timeout=max(1, deadline - time.monotonic()))
+    elapsed = time.monotonic() - started
+    for proc in procs:
+        ctx.procs.remove(proc)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail(proc.log_path)}")
+    return elapsed
+
+
+def run(ctx, db):
+    from pagesite import jobs
+    from pagesite.extensions import db as sqla
+    from pagesite.models import Schedule
+    from pagesite.timeutil import utcnow
+
+    count = 300 if ctx.quick else 2000
+    app = ctx.fresh(db)
+    connection = ctx.redis()
+
+    # Baseline: no-op jobs, enqueued with the options pagesite's jobs carry.
+    queue = Queue(QUEUE, connection=connection)
+    with app.app_context():
+        timeout = jobs.job_timeout()
+    for _ in range(count):
+        queue.enqueue("bench.rqworker.noop", job_timeout=timeout, result_ttl=600, failure_ttl=24 * 3600)
+    baseline_s = _run_workers(ctx, [sys.executable, "-m", "bench.rqworker", QUEUE], "rq-noop")
+    if len(queue) or queue.failed_job_registry.count:
+        raise RuntimeError("the baseline left jobs behind")
+
+    # pagesite: schedules due now, each with its publish job on the queue.
+    now = utcnow()
+    seed_schedules(app, [(now - timedelta(seconds=1), "queued")] * count)
+    with app.app_context():
+        for schedule in sqla.session.scalars(select(Schedule).order_by(Schedule.id)):
+            jobs.enqueue_now(schedule, connection)
+        sqla.session.commit()
+    elapsed = _run_workers(ctx, [sys.executable, "worker.py", "work", "--burst"], "worker")
+    with app.app_context():
+        published = sqla.session.query(Schedule).filter_by(status="published").count()
+    if published != count:
+        raise RuntimeError(f"{published} of {count} schedules were published")
+
+    rate, base_rate = count / elapsed, count / baseline_s
+    ctx.results[("publish_rate", db)] = rate
+    return [{
+        "bench": "publish", "db": db, "metric": f"publishes/s ({count} schedules, {WORKERS} workers)",
+        "value": rate, "unit": "/s", "baseline": base_rate, "baseline_label": "no-op RQ jobs/s",
+        "ratio": rate / base_rate, "goal": "ratio >= 0.5", "met": rate / base_rate >= 0.5,
+    }]
+
