@@ -19,6 +19,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def create_app(test_config=None):
     app = Flask(__name__, instance_relative_config=True)
+    from .services.attachments import UploadRequest
+
+    app.request_class = UploadRequest  # uploads stream straight into storage
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, test_config)
     _ensure_secret_key(app)

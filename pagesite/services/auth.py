@@ -24,8 +24,18 @@ MIN_PASSWORD = 12
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 _hasher = PasswordHasher()
-# Verified when the email is unknown, so both cases take the same time.
-_DUMMY_HASH = _hasher.hash("pagesite-timing-equaliser")
+_dummy_hash = []
+
+
+def _dummy():
+    """A hash verified when the email is unknown, so both cases take the same time.
+
+    Made on first use, not at import: every web and worker process imports this
+    module, and hashing takes most of a second.
+    """
+    if not _dummy_hash:
+        _dummy_hash.append(_hasher.hash("pagesite-timing-equaliser"))
+    return _dummy_hash[0]
 
 
 def has_users():
@@ -56,7 +66,7 @@ def authenticate(email, password):
     email = (email or "").strip().lower()
     user = db.session.scalar(select(User).where(User.email == email)) if email else None
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+        _hasher.verify(user.password_hash if user else _dummy(), password or "")
     except (VerificationError, InvalidHashError):
         return None
     if user is None:

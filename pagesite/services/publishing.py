@@ -19,11 +19,12 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from .. import heartbeats, jobs
 from ..extensions import db, get_redis
 from ..limits import ProviderSlots
-from ..models import PublishLog, Schedule
+from ..models import Page, PublishLog, Schedule
 from ..providers import AttachmentData, PageData, TransientError, get_provider
 from ..storage import get_storage
 from ..timeutil import utcnow
@@ -142,15 +143,15 @@ def _finish(schedule, attempt, result, error, duration_ms):
     db.session.execute(
         update(Schedule).where(*mine).values(updated_at=now, **values).execution_options(synchronize_session=False)
     )
-    db.session.commit()
-    db.session.refresh(schedule)
-    log.info(json.dumps({
-        "event": "publish_attempt", "schedule_id": schedule.id, "page_id": schedule.page_id,
-        "provider": schedule.provider, "attempt": attempt, "outcome": outcome,
-        "duration_ms": duration_ms, "error": entry.error,
-    }))
-    if outcome == "retrying" and schedule.status == "queued":
-        jobs.dispatch(schedule)
+    record = {"event": "publish_attempt", "schedule_id": entry.schedule_id, "page_id": entry.page_id,
+              "provider": entry.provider, "attempt": attempt, "outcome": outcome,
+              "duration_ms": duration_ms, "error": entry.error}
+    db.session.commit()  # expires both objects: they reload only if a caller reads them
+    log.info(json.dumps(record))
+    if outcome == "retrying":
+        db.session.refresh(schedule)
+        if schedule.status == "queued":
+            jobs.dispatch(schedule)
     return Attempt(outcome, schedule, entry)
 
 
@@ -182,12 +183,14 @@ def publish_schedule(schedule_id, claimed_by=None):
     try:
         if not _claim(schedule_id, claimed_by or heartbeats.process_id("app")):
             return _skipped(schedule_id, db.session.get(Schedule, schedule_id))
-        schedule = db.session.get(Schedule, schedule_id)
-        attempt = schedule.attempts
+        # The schedule, its page and attachments in one query.
+        schedule = db.session.get(Schedule, schedule_id, options=[
+            joinedload(Schedule.page).joinedload(Page.page_attachments)])
+        attempt, key = schedule.attempts, schedule.idempotency_key
         page = _snapshot(schedule)
         db.session.commit()  # end the read before the (slow) provider call
         provider = get_provider(provider_name)
-        result, error, duration_ms = _call_provider(provider, page, schedule_id, attempt, schedule.idempotency_key)
+        result, error, duration_ms = _call_provider(provider, page, schedule_id, attempt, key)
         return _finish(schedule, attempt, result, error, duration_ms)
     finally:
         slots.release(token)
