@@ -90,7 +90,9 @@ def _authenticate():
         return _redirect(url_for("auth.setup"))
     g.user = auth.get_user(session.get("user_id"))
     if g.user is None:
-        session.clear()
+        # Forget a deleted account, but keep the rest (the CSRF token of a
+        # sign-in form open in another tab, say).
+        session.pop("user_id", None)
         return _redirect(url_for("auth.signin", next=request.full_path if request.method == "GET" else None))
     return None
 

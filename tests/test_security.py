@@ -225,3 +225,11 @@ def test_cli_user_create(app):
     with app.app_context():
         assert auth.authenticate("CLI@example.com", "a long enough secret") is not None
         assert auth.authenticate("cli@example.com", "wrong") is None
+
+
+def test_an_unauthenticated_request_keeps_the_sign_in_forms_token(anon, user):
+    """A browser fetching /favicon.ico between showing and sending the form must not break sign-in."""
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', anon.get("/signin").data).group(1).decode()
+    assert anon.get("/favicon.ico").status_code in (302, 404)
+    response = anon.post("/signin", data={"email": OWNER_EMAIL, "password": OWNER_PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
