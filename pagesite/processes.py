@@ -42,11 +42,11 @@ def run_worker(burst=False):
     ttl, every = heartbeats.ttl(app.config), heartbeats.interval(app.config)
     heartbeats.beat_worker(connection, jobs.claimer_id, ttl)
     threading.Thread(target=_beat_forever, args=(connection, jobs.claimer_id, ttl, every), daemon=True).start()
-    # The RQ worker shares the claimer's name, so a job RQ still calls "started"
-    # can be traced to a worker whose heartbeat the reconciler checks.
     # The worker gets a connection of its own: RQ raises the socket timeout for
     # its blocking dequeue, which a pooled connection made earlier would miss.
     worker_connection = redis.Redis.from_url(app.config["REDIS_URL"])
+    # The RQ worker shares the claimer's name, so a job RQ still calls "started"
+    # can be traced to a worker whose heartbeat the reconciler checks.
     worker = worker_class([queue.name], connection=worker_connection, name=jobs.claimer_id)
     # Leave RQ's own INFO lines out: pagesite logs one structured line per attempt.
     worker.work(burst=burst, logging_level=app.config.get("RQ_LOG_LEVEL", "WARNING"))
