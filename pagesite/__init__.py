@@ -3,10 +3,11 @@
 import logging
 import os
 import secrets
+import time
 
 import redis
 from flask import Flask, request
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from werkzeug.exceptions import HTTPException
 
 from . import config, security
@@ -72,9 +73,43 @@ def _configure_extensions(app):
     init_redis(app)
     security.init_app(app)
     app.add_template_filter(isoformat, "isotime")
-    if url.startswith("sqlite"):
-        with app.app_context():
+    with app.app_context():
+        if url.startswith("sqlite"):
             event.listen(db.engine, "connect", _sqlite_pragmas)
+        elif "pool_pre_ping" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]:
+            _ping_idle_connections(db.engine)
+
+
+IDLE_PING_SECONDS = 10
+
+
+def _ping_idle_connections(engine):
+    """Check a pooled database connection before use when it has sat idle.
+
+    ``pool_pre_ping`` pings on every checkout, and a request or a publish job
+    checks a connection out once per transaction: several round trips each,
+    all for connections that answered a moment ago. A connection idle for a
+    while (long enough for a database restart or a firewall to drop it) is
+    still pinged, and replaced if it does not answer.
+    """
+
+    def mark(_dbapi_connection, record, *_):
+        record.info["pagesite_idle_since"] = time.monotonic()
+
+    def check(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("pagesite_idle_since")
+        if idle_since is not None and time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as e:
+            raise exc.DisconnectionError(str(e)) from e
+        if alive is False:
+            raise exc.DisconnectionError("the database connection did not answer a ping")
+
+    event.listen(engine, "connect", mark)
+    event.listen(engine, "checkin", mark)
+    event.listen(engine, "checkout", check)
 
 
 def _sqlite_pragmas(dbapi_connection, _record):

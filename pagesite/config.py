@@ -82,5 +82,7 @@ def load(app, test_config=None):
     # The whole request may carry one video plus form fields; per-kind limits are
     # enforced while streaming, this is the outer bound that answers 413 early.
     config.setdefault("MAX_CONTENT_LENGTH", max(config["MAX_IMAGE_BYTES"], config["MAX_VIDEO_BYTES"]) + MB)
-    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # No pool_pre_ping by default: pagesite pings only connections that sat idle
+    # (see _ping_idle_connections); set it to ping before every use instead.
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     config["JSON_SORT_KEYS"] = False

@@ -58,20 +58,33 @@ def paging(page, per_page):
     return page, per_page
 
 
-def paginate(statement, page, per_page, count_statement=None):
-    """One page of ``statement``'s rows and the total count."""
+def paginate(statement, page, per_page, count_statement=None, keys=None):
+    """One page of ``statement``'s rows and the total count.
+
+    ``keys``, when given, selects the primary keys of the same rows in the same
+    order (from an index that covers them): the page is picked from it, and
+    only that page's rows are read whole, so a deep page skips index entries
+    instead of joined table rows.
+    """
     page, per_page = paging(page, per_page)
     if count_statement is None:
         count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
     total = db.session.scalar(count_statement)
-    items = db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)).unique().all()
+    offset = (page - 1) * per_page
+    if keys is not None:
+        key = keys.selected_columns[0]
+        statement = statement.where(key.in_(keys.limit(per_page).offset(offset).scalar_subquery()))
+    else:
+        statement = statement.limit(per_page).offset(offset)
+    items = db.session.scalars(statement).unique().all()
     return PageOf(items=list(items), total=total, page=page, per_page=per_page)
 
 
-def get_or_404(model, ident, what):
+def get_or_404(model, ident, what, options=()):
+    """``model`` ``ident`` (loaded with ``options``), or a 404 naming ``what``."""
     if not isinstance(ident, int) or not 0 < ident <= MAX_ID:
         raise NotFound(f"No {what} with id {ident}.")
-    obj = db.session.get(model, ident)
+    obj = db.session.get(model, ident, options=list(options))
     if obj is None:
         raise NotFound(f"No {what} with id {ident}.")
     return obj

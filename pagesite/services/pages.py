@@ -2,7 +2,7 @@
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..errors import ValidationFailed
 from ..extensions import db
@@ -76,8 +76,8 @@ def _with_details(statement):
 
 
 def get_page(page_id):
-    page = get_or_404(Page, page_id, "page")
-    return page
+    # A page is always shown with its attachments and schedules: one query for all three.
+    return get_or_404(Page, page_id, "page", options=[joinedload(Page.page_attachments), joinedload(Page.schedules)])
 
 
 def list_pages(page=None, per_page=None):

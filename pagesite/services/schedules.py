@@ -109,17 +109,19 @@ def list_schedules(status=None, page_id=None, page=None, per_page=None):
         filters.append(Schedule.status == status)
     if page_id not in (None, ""):
         filters.append(Schedule.page_id == parse_int(page_id, "page_id", minimum=1, maximum=MAX_ID))
+    order = (Schedule.scheduled_at, Schedule.id)
     statement = (
         select(Schedule)
-        .where(*filters)
         .options(
             joinedload(Schedule.page)
             .selectinload(Page.page_attachments)
             .joinedload(PageAttachment.attachment)
         )
-        .order_by(Schedule.scheduled_at, Schedule.id)
+        .order_by(*order)
     )
-    return paginate(statement, page, per_page, select(func.count(Schedule.id)).where(*filters))
+    # The page's ids come from the (status, scheduled_at, id) index alone.
+    keys = select(Schedule.id).where(*filters).order_by(*order)
+    return paginate(statement, page, per_page, select(func.count(Schedule.id)).where(*filters), keys=keys)
 
 
 def _change_queued(schedule_id, **values):
