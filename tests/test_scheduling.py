@@ -9,7 +9,7 @@ import pytest
 
 from conftest import wait_until
 from scheduling_helpers import (  # noqa: F401 (bind_app is an autouse fixture)
-    add_schedules, attempt_lines, bind_app, get, in_app, logs_for, seconds, wait_all, wait_ready,
+    add_schedules, attempt_lines, bind_app, get, in_app, logs_for, max_overlap, seconds, wait_all, wait_ready,
 )
 
 
@@ -228,7 +228,7 @@ def test_retries_stop_at_the_maximum(client, processes, outbox, app):
 
 def test_timeout_of_unknown_outcome_is_retried_with_the_same_key(client, processes, outbox):
     """The provider published but answered too late: the retry gets ``duplicate``, not a second post."""
-    start(processes, env={"PAGESITE_PUBLISH_TIMEOUT": "1"})
+    start(processes, env={"PAGESITE_PUBLISH_TIMEOUT": "1", "PAGESITE_PROVIDER_CONCURRENCY": "1"})
     created = schedule_page(client, make_page(client, "Takes its time [stub:slow]"))
     done = wait_status(created["id"], "published", timeout=15)
     first, second = logs_for(done.id)
@@ -238,6 +238,9 @@ def test_timeout_of_unknown_outcome_is_retried_with_the_same_key(client, process
     assert [r["outcome"] for r in records] == ["published", "duplicate"]
     assert {r["idempotency_key"] for r in records} == {done.idempotency_key}
     assert done.external_id == records[0]["external_id"] == records[1]["external_id"]
+    # The late call kept its provider slot until it really ended: with a limit
+    # of 1, the retry waited for it.
+    assert max_overlap(records) == 1
 
 
 def test_cancel_racing_the_due_time_never_reaches_the_provider(client, processes, outbox):

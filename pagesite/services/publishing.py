@@ -90,13 +90,18 @@ def _snapshot(schedule):
     return PageData(id=page.id, text=page.text, attachments=attachments)
 
 
-def _call_provider(provider, page, schedule_id, attempt, idempotency_key):
-    """(result, error, duration_ms); a timeout is a transient error of unknown outcome."""
+def _call_provider(provider, page, schedule_id, attempt, idempotency_key, on_end=None):
+    """(result, error, duration_ms); a timeout is a transient error of unknown outcome.
+
+    ``on_end`` runs when the call really ends, which for a call that timed out
+    is later than this function returns."""
     timeout = current_app.config["PUBLISH_TIMEOUT"]
     started = time.monotonic()
     future = _provider_executor().submit(
         provider.publish, page, page.attachments, idempotency_key, schedule_id=schedule_id, attempt=attempt
     )
+    if on_end is not None:
+        future.add_done_callback(lambda _future: on_end())
     result = error = None
     try:
         result = future.result(timeout=timeout)
@@ -180,6 +185,7 @@ def publish_schedule(schedule_id, claimed_by=None):
     if token is None:
         log.info(json.dumps({"event": "publish_busy", "schedule_id": schedule_id, "provider": provider_name}))
         return Attempt("busy", schedule)
+    slot_handed_over = False
     try:
         if not _claim(schedule_id, claimed_by or heartbeats.process_id("app")):
             return _skipped(schedule_id, db.session.get(Schedule, schedule_id))
@@ -190,10 +196,15 @@ def publish_schedule(schedule_id, claimed_by=None):
         page = _snapshot(schedule)
         db.session.commit()  # end the read before the (slow) provider call
         provider = get_provider(provider_name)
-        result, error, duration_ms = _call_provider(provider, page, schedule_id, attempt, key)
+        # The slot is freed when the provider call ends, not when we stop
+        # waiting for it: a call that timed out still counts against the limit.
+        result, error, duration_ms = _call_provider(provider, page, schedule_id, attempt, key,
+                                                    on_end=lambda: slots.release(token))
+        slot_handed_over = True
         return _finish(schedule, attempt, result, error, duration_ms)
     finally:
-        slots.release(token)
+        if not slot_handed_over:
+            slots.release(token)
 
 
 def _lost(schedule, now):
