@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 
 from conftest import wait_until
 from scheduling_helpers import (  # noqa: F401 (bind_app is an autouse fixture)
-    FAST, add_schedules, bind_app, get, in_app, logs_for, max_overlap, published_once, status_counts,
-    wait_all, wait_ready,
+    FAST, add_schedules, bind_app, get, in_app, logs_for, max_overlap, published_once, wait_all, wait_ready,
 )
 
 
