@@ -1,7 +1,9 @@
 """A per-provider cap on concurrent publishes, shared by every worker process.
 
 A Redis sorted set holds one lease per publish in flight, scored by its expiry,
-so a worker killed mid-publish frees its slot when the lease runs out.
+so a worker killed mid-publish frees its slot when the lease runs out, or
+sooner: each lease names its holder, and the reconciler frees the leases of
+workers whose heartbeat is gone.
 """
 
 import time
@@ -27,9 +29,9 @@ class ProviderSlots:
         self.lease_seconds = lease_seconds
         self._acquire = connection.register_script(ACQUIRE)
 
-    def acquire(self, wait_seconds):
+    def acquire(self, wait_seconds, holder=""):
         """A lease token, or None if no slot came free within ``wait_seconds``."""
-        token = uuid.uuid4().hex
+        token = f"{holder}|{uuid.uuid4().hex}"
         deadline = time.monotonic() + wait_seconds
         delay = 0.01
         while True:
@@ -45,3 +47,14 @@ class ProviderSlots:
 
     def in_use(self):
         return self.connection.zcount(self.key, time.time(), "+inf")
+
+
+def free_dead_holders(connection, is_dead):
+    """Release every provider's leases whose holder ``is_dead``; returns how many."""
+    freed = 0
+    for key in connection.scan_iter("pagesite:slots:*"):
+        for token in connection.zrange(key, 0, -1):
+            holder = token.decode().rpartition("|")[0]
+            if holder and is_dead(holder):
+                freed += connection.zrem(key, token)
+    return freed

@@ -243,3 +243,29 @@ def test_worker_killed_while_waiting_for_a_provider_slot(processes, outbox):
     processes.worker(env=env)
     wait_all("published", 1, timeout=15)
     assert [r["outcome"] for r in outbox()] == ["published"] and get(schedule_id).attempts == 1
+
+
+def test_a_killed_worker_gives_its_provider_slot_back_before_the_lease_ends(processes, outbox):
+    """With a limit of 1, the slot of a worker killed mid-call would stay taken
+    for the whole lease (PUBLISH_TIMEOUT + 10 s); the reconciler frees it once
+    the worker's heartbeat is gone."""
+    from pagesite.extensions import get_redis
+
+    env = {**FAST, "PAGESITE_PROVIDER_CONCURRENCY": "1"}
+    processes.scheduler(env=env)
+    slow = processes.worker(env={**env, "PAGESITE_STUB_DELAY_MS": "4000"})
+    wait_ready(1)
+    [schedule_id] = add_schedules(1, text="Cut short")
+    with in_app():
+        redis = get_redis()
+    wait_until(lambda: claims_of(slow), timeout=5, interval=0.01, message="the claim")
+    assert redis.zcard("pagesite:slots:stub") == 1
+    processes.kill(slow)  # mid-call: the stub has not answered yet
+    killed_at = time.monotonic()
+
+    processes.worker(env=env)
+    wait_all("published", 1, timeout=15)
+    took = time.monotonic() - killed_at
+    assert took < 10, f"published {took:.1f} s after the kill: the dead worker's slot was not freed early"
+    assert [e.status for e in logs_for(schedule_id)] == ["failed", "published"]
+    assert_each_published_once([schedule_id], outbox())

@@ -23,7 +23,7 @@ from sqlalchemy.orm import joinedload
 
 from .. import heartbeats, jobs
 from ..extensions import db, get_redis
-from ..limits import ProviderSlots
+from ..limits import ProviderSlots, free_dead_holders
 from ..models import Page, PublishLog, Schedule
 from ..providers import AttachmentData, PageData, TransientError, get_provider
 from ..storage import get_storage
@@ -181,13 +181,14 @@ def publish_schedule(schedule_id, claimed_by=None):
     slots = ProviderSlots(
         get_redis(), provider_name, config["PROVIDER_CONCURRENCY"], lease_seconds=config["PUBLISH_TIMEOUT"] + 10
     )
-    token = slots.acquire(wait_seconds=config["PUBLISH_TIMEOUT"])
+    claimed_by = claimed_by or heartbeats.process_id("app")
+    token = slots.acquire(wait_seconds=config["PUBLISH_TIMEOUT"], holder=claimed_by)
     if token is None:
         log.info(json.dumps({"event": "publish_busy", "schedule_id": schedule_id, "provider": provider_name}))
         return Attempt("busy", schedule)
     slot_handed_over = False
     try:
-        if not _claim(schedule_id, claimed_by or heartbeats.process_id("app")):
+        if not _claim(schedule_id, claimed_by):
             return _skipped(schedule_id, db.session.get(Schedule, schedule_id))
         # The schedule, its page and attachments in one query.
         schedule = db.session.get(Schedule, schedule_id, options=[
@@ -257,6 +258,8 @@ def reconcile(batch=5000):
         age = now - (schedule.claimed_at or now)
         if (age > dead_after and dead(schedule.claimed_by or "")) or age > hard_limit:
             rescued += _lost(schedule, now)
+    # And the provider slots they held, which their leases would keep for a while yet.
+    freed = free_dead_holders(connection, dead)
 
     # A due schedule normally leaves the scheduler within one interval; past
     # this grace, one without a live job has lost it.
@@ -279,6 +282,6 @@ def reconcile(batch=5000):
         if status is None or (status == "started" and (dead(worker) or now - schedule.scheduled_at > hard_limit)):
             jobs.enqueue_now(schedule, connection)
             requeued += 1
-    if rescued or requeued:
-        log.info(json.dumps({"event": "reconcile", "rescued": rescued, "requeued": requeued}))
-    return {"rescued": rescued, "requeued": requeued}
+    if rescued or requeued or freed:
+        log.info(json.dumps({"event": "reconcile", "rescued": rescued, "requeued": requeued, "freed_slots": freed}))
+    return {"rescued": rescued, "requeued": requeued, "freed_slots": freed}
