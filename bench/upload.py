@@ -87,7 +87,7 @@ class RssWatch:
 
 def run(ctx, db):
     size = (20 if ctx.quick else 100) * MB
-    repeats = 2 if ctx.quick else 3
+    repeats = 2 if ctx.quick else 5
     app = ctx.fresh(db)
     token, _ = api_token(app)
     upload_dir = os.environ["PAGESITE_UPLOAD_DIR"]
@@ -120,12 +120,16 @@ def run(ctx, db):
             raise RuntimeError(f"upload answered {status}: {body[:500]!r}")
         growths.append(watch.growth())
 
-    rate, base = size / MB / median(upload_times), size / MB / median(copy_times)
+    # Best of each, measured alternately: on a shared machine the fastest run
+    # is the one least disturbed by others, for the copy as for the upload.
+    rate, base = size / MB / min(upload_times), size / MB / min(copy_times)
     growth = max(growths) / MB
     return [
-        {"bench": "upload", "db": db, "metric": f"{size // MB} MB MP4, MB/s", "value": rate, "unit": " MB/s",
-         "baseline": base, "baseline_label": "dd bs=1M, same disk", "ratio": rate / base,
-         "goal": "ratio >= 0.5", "met": rate / base >= 0.5},
+        {"bench": "upload", "db": db, "metric": f"{size // MB} MB MP4, MB/s (best of {repeats})", "value": rate,
+         "unit": " MB/s", "baseline": base, "baseline_label": "dd bs=1M, same disk", "ratio": rate / base,
+         "goal": "ratio >= 0.5", "met": rate / base >= 0.5,
+         "notes": f"medians: upload {size / MB / median(upload_times):.0f} MB/s, "
+                  f"dd {size / MB / median(copy_times):.0f} MB/s"},
         {"bench": "upload", "db": db, "metric": "web worker peak RSS growth", "value": growth, "unit": " MB",
          "goal": "< 32 MB", "met": growth < 32},
     ]
