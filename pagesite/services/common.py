@@ -30,6 +30,23 @@ def is_unicode_text(text):
     return True
 
 
+def collect_errors(*checks):
+    """Run every check; one 422 listing each field's problems, else their results in order.
+
+    So a form with three mistakes hears of all three at once.
+    """
+    errors, results = {}, []
+    for check in checks:
+        try:
+            results.append(check())
+        except ValidationFailed as e:
+            errors.update(e.errors)
+            results.append(None)
+    if errors:
+        raise ValidationFailed(errors)
+    return results
+
+
 def parse_int(value, field, *, minimum=None, maximum=None, default=None):
     """An int from a query string or JSON value, or a 422 naming ``field``."""
     if value is None or value == "":

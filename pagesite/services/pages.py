@@ -7,7 +7,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..errors import ValidationFailed
 from ..extensions import db
 from ..models import ACTIVE_STATUSES, AttachmentAsset, Page, PageAttachment, PublishLog, Schedule
-from .common import MAX_ID, get_or_404, is_unicode_text, paginate
+from .common import MAX_ID, collect_errors, get_or_404, is_unicode_text, paginate
 
 
 def clean_text(text):
@@ -50,17 +50,7 @@ def check_attachment_ids(ids):
 
 
 def create_page(text, attachment_ids=None):
-    errors = {}
-    try:
-        text = clean_text(text)
-    except ValidationFailed as e:
-        errors.update(e.errors)
-    try:
-        attachments = check_attachment_ids(attachment_ids)
-    except ValidationFailed as e:
-        errors.update(e.errors)
-    if errors:
-        raise ValidationFailed(errors)
+    text, attachments = collect_errors(lambda: clean_text(text), lambda: check_attachment_ids(attachment_ids))
     page = Page(text=text)
     page.page_attachments = [PageAttachment(attachment=a, position=n) for n, a in enumerate(attachments)]
     db.session.add(page)

@@ -13,8 +13,8 @@ from ..models import SCHEDULE_STATUSES, Page, PageAttachment, Schedule
 from ..providers import resolve_name
 from ..timeutil import isoformat, parse_aware, utcnow
 from . import publishing
-from .common import MAX_ID, get_or_404, paginate, parse_int
-from .pages import active_schedule
+from .common import MAX_ID, collect_errors, get_or_404, paginate, parse_int
+from .pages import active_schedule, check_attachment_ids, clean_text, create_page
 
 
 class ProviderBusy(ServiceError):
@@ -33,6 +33,14 @@ def _page_for(page_id):
     if page is None:
         raise ValidationFailed.single("page_id", f"No page with id {page_id}.")
     return page
+
+
+def _provider(name):
+    """The real provider name for ``name`` (None or "default": the configured one), or a 422."""
+    resolved = resolve_name(name) if name is None or isinstance(name, str) else None
+    if resolved is None:
+        raise ValidationFailed.single("provider", f"Unknown provider {name!r}.")
+    return resolved
 
 
 def parse_when(value, now):
@@ -76,21 +84,11 @@ def _insert(page, provider, when):
 def create_schedule(page_id, scheduled_at=None, provider=None):
     """Queue ``page_id`` for ``scheduled_at`` (ISO 8601 with offset; now if omitted)."""
     now = utcnow()
-    errors = {}
-    page = when = None
-    try:
-        page = _page_for(page_id)
-    except ValidationFailed as e:
-        errors.update(e.errors)
-    try:
-        when = now if scheduled_at is None else parse_when(scheduled_at, now)
-    except ValidationFailed as e:
-        errors.update(e.errors)
-    resolved = resolve_name(provider) if provider is None or isinstance(provider, str) else None
-    if resolved is None:
-        errors["provider"] = [f"Unknown provider {provider!r}."]
-    if errors:
-        raise ValidationFailed(errors)
+    page, when, resolved = collect_errors(
+        lambda: _page_for(page_id),
+        lambda: now if scheduled_at is None else parse_when(scheduled_at, now),
+        lambda: _provider(provider),
+    )
     schedule = _insert(page, resolved, when)
     jobs.dispatch(schedule)
     return schedule
@@ -213,20 +211,12 @@ def publish_queued_now(schedule_id):
 
 def check_compose(text, attachment_ids=None, scheduled_at=None, provider=None):
     """Every rule ``compose`` applies, without writing anything; a 422 listing all problems."""
-    from .pages import check_attachment_ids, clean_text
-
-    errors = {}
-    for check in (lambda: clean_text(text), lambda: check_attachment_ids(attachment_ids),
-                  lambda: scheduled_at is None or parse_when(scheduled_at, utcnow())):
-        try:
-            check()
-        except ValidationFailed as e:
-            errors.update(e.errors)
-    resolved = resolve_name(provider) if provider is None or isinstance(provider, str) else None
-    if resolved is None:
-        errors["provider"] = [f"Unknown provider {provider!r}."]
-    if errors:
-        raise ValidationFailed(errors)
+    collect_errors(
+        lambda: clean_text(text),
+        lambda: check_attachment_ids(attachment_ids),
+        lambda: scheduled_at is None or parse_when(scheduled_at, utcnow()),
+        lambda: _provider(provider),
+    )
 
 
 def compose(text, attachment_ids=None, scheduled_at=None, provider=None):
@@ -235,8 +225,6 @@ def compose(text, attachment_ids=None, scheduled_at=None, provider=None):
     Everything is checked before anything is written, so a mistake in one field
     never leaves a page behind without its schedule.
     """
-    from .pages import create_page
-
     check_compose(text, attachment_ids, scheduled_at, provider)
     page = create_page(text, attachment_ids)
     return page, create_schedule(page.id, scheduled_at, provider)
