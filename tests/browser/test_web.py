@@ -310,3 +310,46 @@ def test_phone_width(site, app):
     expect(page.locator("tbody tr")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     site.screenshot("phone-schedules", page)
+
+
+def test_publish_now_from_the_table(site, workers, app, outbox):
+    _, schedule_id = make_schedule(app, "Not until tonight", datetime.now(timezone.utc) + timedelta(hours=8))
+    page = site.goto("/schedules")
+    page.get_by_role("button", name=f"Publish now: schedule {schedule_id}").click()
+    expect(page.locator(f"#schedule-{schedule_id} .badge")).to_have_text("Published", timeout=15_000)
+    schedule = stored(app, "Schedule", schedule_id)
+    assert schedule.status == "published" and schedule.attempts == 1
+    assert [r["outcome"] for r in outbox()] == ["published"]
+
+
+def test_retry_a_failed_schedule_tries_again_and_logs_it(site, workers, app):
+    from pagesite.services import pages, schedules
+
+    def failed_once():
+        page = pages.create_page("Rejected by the network [stub:fail]")
+        return page.id, schedules.publish_now("stub", page.id).schedule.id
+
+    page_id, schedule_id = _in_app(app, failed_once)
+    page = site.goto("/schedules?status=failed")
+    row = page.locator(f"#schedule-{schedule_id}")
+    expect(row).to_contain_text("[stub:fail]")  # the last error is shown in the row
+    page.get_by_role("button", name=f"Retry: schedule {schedule_id}").click()
+    wait_until(lambda: stored(app, "Schedule", schedule_id).attempts == 2
+               and stored(app, "Schedule", schedule_id).status == "failed", message="the second attempt")
+    site.goto(f"/pages/{page_id}", page)
+    log_rows = page.locator("table.log tbody tr")
+    expect(log_rows).to_have_count(2)
+    expect(log_rows.locator("td[data-label=Attempt]")).to_have_text(["2", "1"])  # newest first
+
+
+def test_pagination_keeps_the_filter_and_the_url(site, app):
+    start = datetime.now(timezone.utc) + timedelta(hours=1)
+    ids = [make_schedule(app, f"Page {n}", start + timedelta(minutes=n))[1] for n in range(23)]
+    page = site.goto("/schedules?status=queued")
+    expect(page.locator("tbody tr")).to_have_count(20)
+    page.get_by_role("link", name="Next →").click()
+    expect(page).to_have_url(re.compile(r"/schedules\?status=queued&page=2$"))
+    expect(page.locator("tbody tr")).to_have_count(3)
+    expect(page.locator(f"#schedule-{ids[-1]}")).to_be_visible()
+    page.reload()
+    expect(page.locator("tbody tr")).to_have_count(3)
