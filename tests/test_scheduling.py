@@ -45,6 +45,7 @@ def start(processes, workers=1, env=None):
 
 
 def test_two_claims_one_wins(app):
+    from pagesite.extensions import db
     from pagesite.services import publishing
 
     [schedule_id] = add_schedules(1, dispatch=False)
@@ -55,6 +56,7 @@ def test_two_claims_one_wins(app):
         with app.app_context():
             barrier.wait()
             results[name] = publishing._claim(schedule_id, name)
+            db.session.commit()  # in case the claim leaves the commit to its caller
 
     threads = [threading.Thread(target=claim, args=(f"worker:test:{n}",)) for n in (1, 2)]
     for t in threads:
@@ -87,6 +89,7 @@ def test_claim_refuses_what_is_not_queued_and_due(client):
 def test_a_job_that_cannot_claim_does_nothing(client, outbox):
     """Duplicates, late jobs of canceled schedules, jobs fired early: no provider call, no log row."""
     from pagesite import jobs
+    from pagesite.extensions import db
     from pagesite.services import publishing
     from pagesite.timeutil import utcnow
 
@@ -95,6 +98,7 @@ def test_a_job_that_cannot_claim_does_nothing(client, outbox):
     [early] = add_schedules(1, when=utcnow() + timedelta(minutes=5), dispatch=False)
     with in_app():
         assert publishing._claim(taken, "worker:elsewhere")
+        db.session.commit()
         for schedule_id in (taken, canceled, early):
             assert jobs.publish(schedule_id) == "skipped"
         assert jobs.publish(10**9) == "skipped"  # a schedule deleted since
@@ -312,12 +316,14 @@ def test_reschedule_moves_the_job_and_the_old_one_does_nothing(client, processes
 
 @pytest.mark.parametrize("action", ["cancel", "reschedule"])
 def test_only_queued_schedules_can_be_changed(client, action):
+    from pagesite.extensions import db
     from pagesite.services import publishing
     from pagesite.timeutil import utcnow
 
     [schedule_id] = add_schedules(1, dispatch=False)
     with in_app():
         assert publishing._claim(schedule_id, "worker:test")
+        db.session.commit()
     if action == "cancel":
         response = client.post(f"/api/schedules/{schedule_id}/cancel")
     else:
