@@ -32,7 +32,7 @@ DEFAULTS = {
     "SCHEDULER_INTERVAL": 1,
     "RECONCILE_INTERVAL": 5,
     "WORKER_PROCESSES": 2,
-    "HEARTBEAT_STALE_SECONDS": 30,
+    "HEARTBEAT_STALE_SECONDS": 15,  # health is 503 after this much silence (at most the TTL)
     "HEARTBEAT_TTL": 15,  # a silent worker's claims are rescued after this long
     "HEARTBEAT_INTERVAL": 1,
     # Stub provider
