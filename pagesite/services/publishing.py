@@ -60,6 +60,7 @@ def _provider_executor():
 
 
 def _claim(schedule_id, claimed_by):
+    """Take the schedule if it is queued and due; the caller commits."""
     now = utcnow()
     result = db.session.execute(
         update(Schedule)
@@ -73,7 +74,6 @@ def _claim(schedule_id, claimed_by):
         )
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
     return result.rowcount == 1
 
 
@@ -189,13 +189,16 @@ def publish_schedule(schedule_id, claimed_by=None):
     slot_handed_over = False
     try:
         if not _claim(schedule_id, claimed_by):
+            db.session.rollback()
             return _skipped(schedule_id, db.session.get(Schedule, schedule_id))
-        # The schedule, its page and attachments in one query.
+        # The schedule, its page and attachments in one query, in the claim's
+        # transaction: one commit makes the claim durable and ends the read,
+        # before the (slow) provider call.
         schedule = db.session.get(Schedule, schedule_id, options=[
             joinedload(Schedule.page).joinedload(Page.page_attachments)])
         attempt, key = schedule.attempts, schedule.idempotency_key
         page = _snapshot(schedule)
-        db.session.commit()  # end the read before the (slow) provider call
+        db.session.commit()
         provider = get_provider(provider_name)
         # The slot is freed when the provider call ends, not when we stop
         # waiting for it: a call that timed out still counts against the limit.
