@@ -38,7 +38,7 @@ def wrk(url, token, seconds, script=None):
 def run(ctx, db):
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
-    seconds = 2 if ctx.quick else 10
+    seconds = 1 if ctx.quick else 10
     app = ctx.fresh(db)
     token, _ = api_token(app)
     workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

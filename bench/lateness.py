@@ -36,15 +36,16 @@ def run(ctx, db):
     from pagesite.models import Schedule
     from pagesite.timeutil import utcnow
 
-    spread_seconds, per_second, burst = (5, 10, 200) if ctx.quick else (20, 10, 1000)
+    spread_seconds, per_second, burst = (2, 10, 50) if ctx.quick else (20, 10, 1000)
     app = ctx.fresh(db)  # default SCHEDULER_INTERVAL (1 s)
     proc = ctx.start([sys.executable, "worker.py"], "worker-all")
     _wait_for_processes(ctx, proc)
 
-    lead = 3.0  # seconds to seed and dispatch before the first is due
+    lead = 2.0 if ctx.quick else 3.0  # seconds to seed and dispatch before the first is due
+    gap = 1 if ctx.quick else 3  # seconds between the spread load and the burst
     start = utcnow() + timedelta(seconds=lead)
     spread_times = [start + timedelta(seconds=n / per_second) for n in range(spread_seconds * per_second)]
-    burst_at = start + timedelta(seconds=spread_seconds + 3)
+    burst_at = start + timedelta(seconds=spread_seconds + gap)
     spread_ids = seed_schedules(app, [(t, "queued") for t in spread_times])
     burst_ids = seed_schedules(app, [(burst_at, "queued")] * burst)
     with app.app_context():
@@ -55,7 +56,7 @@ def run(ctx, db):
         raise RuntimeError("seeding took longer than the lead time; the first schedules were due before dispatch")
 
     expected = len(spread_ids) + len(burst_ids)
-    deadline = time.monotonic() + lead + spread_seconds + 3 + 120
+    deadline = time.monotonic() + lead + spread_seconds + gap + 120
     with app.app_context():
         while True:
             done = sqla.session.query(Schedule).filter(Schedule.status == "published").count()
@@ -64,7 +65,7 @@ def run(ctx, db):
                 break
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{done} of {expected} published; worker log:\n{tail(proc.log_path)}")
-            time.sleep(0.5)
+            time.sleep(0.2)
         rows = sqla.session.execute(select(Schedule.id, Schedule.scheduled_at, Schedule.published_at)).all()
     ctx.stop(proc)
 

@@ -100,8 +100,8 @@ def _time_sql(engine, count, status, limit, offset):
 def run(ctx, db):
     from pagesite.extensions import db as sqla
 
-    count = 10_000 if ctx.quick else 100_000
-    samples = 15 if ctx.quick else 100
+    count = 2_000 if ctx.quick else 100_000
+    samples = 5 if ctx.quick else 100
     app = ctx.fresh(db)
     _seed(app, count)
     with app.app_context():

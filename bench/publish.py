@@ -35,38 +35,43 @@ def run(ctx, db):
     from pagesite.models import Schedule
     from pagesite.timeutil import utcnow
 
-    count = 300 if ctx.quick else 2000
+    count = 100 if ctx.quick else 2000
+    rounds = 1 if ctx.quick else 2
     app = ctx.fresh(db)
     connection = ctx.redis()
-
-    # Baseline: no-op jobs, enqueued with the options pagesite's jobs carry.
     queue = Queue(QUEUE, connection=connection)
     with app.app_context():
         timeout = jobs.job_timeout()
-    for _ in range(count):
-        queue.enqueue("bench.rqworker.noop", job_timeout=timeout, result_ttl=600, failure_ttl=24 * 3600)
-    baseline_s = _run_workers(ctx, [sys.executable, "-m", "bench.rqworker", QUEUE], "rq-noop")
-    if len(queue) or queue.failed_job_registry.count:
-        raise RuntimeError("the baseline left jobs behind")
 
-    # pagesite: schedules due now, each with its publish job on the queue.
-    now = utcnow()
-    seed_schedules(app, [(now - timedelta(seconds=1), "queued")] * count)
-    with app.app_context():
-        for schedule in sqla.session.scalars(select(Schedule).order_by(Schedule.id)):
-            jobs.enqueue_now(schedule, connection)
-        sqla.session.commit()
-    elapsed = _run_workers(ctx, [sys.executable, "worker.py", "work", "--burst"], "worker")
-    with app.app_context():
-        published = sqla.session.query(Schedule).filter_by(status="published").count()
-    if published != count:
-        raise RuntimeError(f"{published} of {count} schedules were published")
+    # Baseline and pagesite alternately; the best round of each counts (on a
+    # shared machine, the one least disturbed by others).
+    baseline_times, publish_times = [], []
+    for _ in range(rounds):
+        # Baseline: no-op jobs, enqueued with the options pagesite's jobs carry.
+        for _ in range(count):
+            queue.enqueue("bench.rqworker.noop", job_timeout=timeout, result_ttl=600, failure_ttl=24 * 3600)
+        baseline_times.append(_run_workers(ctx, [sys.executable, "-m", "bench.rqworker", QUEUE], "rq-noop"))
+        if len(queue) or queue.failed_job_registry.count:
+            raise RuntimeError("the baseline left jobs behind")
 
-    rate, base_rate = count / elapsed, count / baseline_s
+        # pagesite: schedules due now, each with its publish job on the queue.
+        seed_schedules(app, [(utcnow() - timedelta(seconds=1), "queued")] * count)
+        with app.app_context():
+            for schedule in sqla.session.scalars(select(Schedule).where(Schedule.status == "queued")):
+                jobs.enqueue_now(schedule, connection)
+            sqla.session.commit()
+        publish_times.append(_run_workers(ctx, [sys.executable, "worker.py", "work", "--burst"], "worker"))
+        with app.app_context():
+            left = sqla.session.query(Schedule).filter(Schedule.status != "published").count()
+            sqla.session.commit()
+        if left:
+            raise RuntimeError(f"{left} of {count} schedules were not published")
+
+    rate, base_rate = count / min(publish_times), count / min(baseline_times)
     ctx.results[("publish_rate", db)] = rate
     return [{
-        "bench": "publish", "db": db, "metric": f"publishes/s ({count} schedules, {WORKERS} workers)",
+        "bench": "publish", "db": db,
+        "metric": f"publishes/s ({count} schedules, {WORKERS} workers, best of {rounds})",
         "value": rate, "unit": "/s", "baseline": base_rate, "baseline_label": "no-op RQ jobs/s",
         "ratio": rate / base_rate, "goal": "ratio >= 0.5", "met": rate / base_rate >= 0.5,
     }]
-
