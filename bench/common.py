@@ -67,6 +67,9 @@ class Context:
 
     def database_url(self, db):
         if db == "postgres":
+            for prefix in ("postgres://", "postgresql://"):  # the driver pagesite ships with
+                if self.postgres_url.startswith(prefix):
+                    return "postgresql+psycopg://" + self.postgres_url[len(prefix):]
             return self.postgres_url
         self._n += 1
         return f"sqlite:///{self.tmp}/bench-{self._n}.db"
