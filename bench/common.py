@@ -138,11 +138,15 @@ class Context:
         self.procs.append(proc)
         return proc
 
-    def gunicorn(self, workers=2):
-        """The web process as the Procfile runs it (sync workers, WEB_CONCURRENCY)."""
+    def gunicorn(self, workers=2, module="wsgi:app"):
+        """The web process as the Procfile runs it (sync workers, WEB_CONCURRENCY).
+
+        ``module`` is the WSGI application; the lists benchmark serves
+        ``bench.baseline_wsgi:app`` (pagesite's app plus its baseline route).
+        """
         port = free_port()
         proc = self.start([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
-                           str(workers), "--access-logfile", "-", "wsgi:app"], "web")
+                           str(workers), "--access-logfile", "-", module], "web")
         proc.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
