@@ -101,8 +101,12 @@ class Schedule(db.Model):
 
     @property
     def idempotency_key(self):
-        """The same on every attempt, so a provider that honours keys posts once."""
-        return f"pagesite-schedule-{self.id}"
+        return self.key_for(self.id)
+
+    @staticmethod
+    def key_for(schedule_id):
+        """The idempotency key: the same on every attempt, so a provider that honours keys posts once."""
+        return f"pagesite-schedule-{schedule_id}"
 
 
 class PublishLog(db.Model):

@@ -19,12 +19,11 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload
 
 from .. import heartbeats, jobs
 from ..extensions import db, get_redis
 from ..limits import ProviderSlots, free_dead_holders
-from ..models import Page, PublishLog, Schedule
+from ..models import AttachmentAsset, Page, PageAttachment, PublishLog, Schedule
 from ..providers import AttachmentData, PageData, TransientError, get_provider
 from ..storage import get_storage
 from ..timeutil import utcnow
@@ -35,8 +34,23 @@ log = logging.getLogger("pagesite.publish")
 @dataclass
 class Attempt:
     outcome: str  # published, retrying, failed, skipped (not claimable), busy (no provider slot)
-    schedule: Schedule | None = None
+    schedule_id: int
     log: PublishLog | None = None
+
+    @property
+    def schedule(self):
+        """The schedule as it is now, loaded on first use (a publish job never reads it)."""
+        return db.session.get(Schedule, self.schedule_id)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What a publish needs of the schedule it claimed, read in the claim's transaction."""
+    id: int
+    page_id: int
+    provider: str
+    attempt: int
+    attempt_limit: int
 
 
 def backoff_seconds(attempt, config=None):
@@ -77,17 +91,31 @@ def _claim(schedule_id, claimed_by):
     return result.rowcount == 1
 
 
-def _snapshot(schedule):
+def _read_claimed(schedule_id, provider):
+    """The claimed schedule and a snapshot of its page and attachments, in one query.
+
+    Plain rows rather than ORM objects: nothing here is changed through the
+    session, and the commit that follows would only expire them."""
+    rows = db.session.execute(
+        select(Schedule.page_id, Schedule.attempts, Schedule.attempt_limit, Page.text,
+               AttachmentAsset.id.label("attachment_id"), AttachmentAsset.storage_key,
+               AttachmentAsset.content_type, AttachmentAsset.alt_text, AttachmentAsset.filename)
+        .join(Page, Page.id == Schedule.page_id)
+        .outerjoin(PageAttachment, PageAttachment.page_id == Page.id)
+        .outerjoin(AttachmentAsset, AttachmentAsset.id == PageAttachment.attachment_id)
+        .where(Schedule.id == schedule_id)
+        .order_by(PageAttachment.position)
+    ).all()
+    first = rows[0]
     storage = get_storage(current_app)
-    page = schedule.page
     attachments = tuple(
-        AttachmentData(
-            id=a.id, path=storage.path(a.storage_key), content_type=a.content_type,
-            alt_text=a.alt_text, filename=a.filename,
-        )
-        for a in page.attachments
+        AttachmentData(id=r.attachment_id, path=storage.path(r.storage_key), content_type=r.content_type,
+                       alt_text=r.alt_text, filename=r.filename)
+        for r in rows if r.attachment_id is not None
     )
-    return PageData(id=page.id, text=page.text, attachments=attachments)
+    claimed = Claimed(id=schedule_id, page_id=first.page_id, provider=provider, attempt=first.attempts,
+                      attempt_limit=first.attempt_limit)
+    return claimed, PageData(id=first.page_id, text=first.text, attachments=attachments)
 
 
 def _call_provider(provider, page, schedule_id, attempt, idempotency_key, on_end=None):
@@ -115,18 +143,19 @@ def _call_provider(provider, page, schedule_id, attempt, idempotency_key, on_end
     return result, error, int((time.monotonic() - started) * 1000)
 
 
-def _finish(schedule, attempt, result, error, duration_ms):
+def _finish(claimed, result, error, duration_ms):
     """Write the attempt's log row and move the schedule on, in one transaction."""
     now = utcnow()
+    attempt = claimed.attempt
     entry = PublishLog(
-        page_id=schedule.page_id,
-        schedule_id=schedule.id,
-        provider=schedule.provider,
+        page_id=claimed.page_id,
+        schedule_id=claimed.id,
+        provider=claimed.provider,
         attempt=attempt,
         duration_ms=duration_ms,
         created_at=now,
     )
-    mine = (Schedule.id == schedule.id, Schedule.attempts == attempt)
+    mine = (Schedule.id == claimed.id, Schedule.attempts == attempt)
     if result is not None:
         entry.status, entry.external_id, entry.url = "published", result.external_id, result.url
         outcome = "published"
@@ -137,7 +166,7 @@ def _finish(schedule, attempt, result, error, duration_ms):
     else:
         entry.status, entry.error = "failed", str(error)
         mine += (Schedule.status == "publishing",)
-        if error.transient and attempt < schedule.attempt_limit:
+        if error.transient and attempt < claimed.attempt_limit:
             outcome = "retrying"
             values = dict(status="queued", last_error=str(error),
                           scheduled_at=now + timedelta(seconds=backoff_seconds(attempt)))
@@ -148,64 +177,68 @@ def _finish(schedule, attempt, result, error, duration_ms):
     db.session.execute(
         update(Schedule).where(*mine).values(updated_at=now, **values).execution_options(synchronize_session=False)
     )
-    record = {"event": "publish_attempt", "schedule_id": entry.schedule_id, "page_id": entry.page_id,
-              "provider": entry.provider, "attempt": attempt, "outcome": outcome,
+    record = {"event": "publish_attempt", "schedule_id": claimed.id, "page_id": claimed.page_id,
+              "provider": claimed.provider, "attempt": attempt, "outcome": outcome,
               "duration_ms": duration_ms, "error": entry.error}
-    db.session.commit()  # expires both objects: they reload only if a caller reads them
+    db.session.commit()  # expires the log row: it reloads only if a caller reads it
     log.info(json.dumps(record))
     if outcome == "retrying":
-        db.session.refresh(schedule)
-        if schedule.status == "queued":
+        schedule = db.session.get(Schedule, claimed.id)
+        if schedule is not None and schedule.status == "queued":
             jobs.dispatch(schedule)
-    return Attempt(outcome, schedule, entry)
+    return Attempt(outcome, claimed.id, entry)
 
 
-def _skipped(schedule_id, schedule):
+def _skipped(schedule_id, status):
     """A job with nothing to do: a duplicate, a canceled or moved schedule, or one already taken."""
-    log.debug(json.dumps({
-        "event": "publish_skipped", "schedule_id": schedule_id,
-        "status": schedule.status if schedule else None,
-    }))
-    return Attempt("skipped", schedule)
+    log.debug(json.dumps({"event": "publish_skipped", "schedule_id": schedule_id, "status": status}))
+    return Attempt("skipped", schedule_id)
 
 
 def publish_schedule(schedule_id, claimed_by=None):
     """Publish one schedule if it is queued and due; otherwise do nothing."""
     config = current_app.config
-    schedule = db.session.get(Schedule, schedule_id)
-    if schedule is None or schedule.status != "queued" or schedule.scheduled_at > utcnow():
-        return _skipped(schedule_id, schedule)
-    provider_name = schedule.provider
-    db.session.rollback()  # hold no transaction while waiting for a slot
+    # A cheap look first, so a job with nothing to do never takes or waits for a slot.
+    found = db.session.execute(
+        select(Schedule.provider, Schedule.status, Schedule.scheduled_at).where(Schedule.id == schedule_id)
+    ).first()
+    if found is None or found.status != "queued" or found.scheduled_at > utcnow():
+        db.session.rollback()
+        return _skipped(schedule_id, found.status if found else None)
+    provider_name = found.provider
 
     slots = ProviderSlots(
         get_redis(), provider_name, config["PROVIDER_CONCURRENCY"], lease_seconds=config["PUBLISH_TIMEOUT"] + 10
     )
     claimed_by = claimed_by or heartbeats.process_id("app")
-    token = slots.acquire(wait_seconds=config["PUBLISH_TIMEOUT"], holder=claimed_by)
+    # Usually a slot is free at once, and the look's transaction carries on
+    # into the claim (a BEGIN and a ROLLBACK fewer); otherwise end it first,
+    # so that no transaction is held while waiting.
+    token = slots.acquire(wait_seconds=0, holder=claimed_by)
+    if token is None:
+        db.session.rollback()
+        token = slots.acquire(wait_seconds=config["PUBLISH_TIMEOUT"], holder=claimed_by)
     if token is None:
         log.info(json.dumps({"event": "publish_busy", "schedule_id": schedule_id, "provider": provider_name}))
-        return Attempt("busy", schedule)
+        return Attempt("busy", schedule_id)
     slot_handed_over = False
     try:
         if not _claim(schedule_id, claimed_by):
+            status = db.session.scalar(select(Schedule.status).where(Schedule.id == schedule_id))
             db.session.rollback()
-            return _skipped(schedule_id, db.session.get(Schedule, schedule_id))
-        # The schedule, its page and attachments in one query, in the claim's
-        # transaction: one commit makes the claim durable and ends the read,
-        # before the (slow) provider call.
-        schedule = db.session.get(Schedule, schedule_id, options=[
-            joinedload(Schedule.page).joinedload(Page.page_attachments)])
-        attempt, key = schedule.attempts, schedule.idempotency_key
-        page = _snapshot(schedule)
+            return _skipped(schedule_id, status)
+        # Read in the claim's transaction: one commit makes the claim durable
+        # and ends the read, before the (slow) provider call.
+        claimed, page = _read_claimed(schedule_id, provider_name)
         db.session.commit()
         provider = get_provider(provider_name)
         # The slot is freed when the provider call ends, not when we stop
         # waiting for it: a call that timed out still counts against the limit.
-        result, error, duration_ms = _call_provider(provider, page, schedule_id, attempt, key,
+        result, error, duration_ms = _call_provider(provider, page, schedule_id, claimed.attempt,
+                                                    Schedule.key_for(schedule_id),
                                                     on_end=lambda: slots.release(token))
         slot_handed_over = True
-        return _finish(schedule, attempt, result, error, duration_ms)
+        return _finish(claimed, result, error, duration_ms)
     finally:
         if not slot_handed_over:
             slots.release(token)
