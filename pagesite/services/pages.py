@@ -54,8 +54,11 @@ def create_page(text, attachment_ids=None):
     page = Page(text=text)
     page.page_attachments = [PageAttachment(attachment=a, position=n) for n, a in enumerate(attachments)]
     db.session.add(page)
+    db.session.flush()
+    page_id = page.id  # read before the commit expires it
     db.session.commit()
-    return page
+    # Reload with everything a page is shown with, in one query rather than four.
+    return db.session.get(Page, page_id, options=PAGE_DETAILS, populate_existing=True)
 
 
 def _with_details(statement):
@@ -65,9 +68,12 @@ def _with_details(statement):
     )
 
 
+# A page is always shown with its attachments and schedules: one query for all three.
+PAGE_DETAILS = [joinedload(Page.page_attachments), joinedload(Page.schedules)]
+
+
 def get_page(page_id):
-    # A page is always shown with its attachments and schedules: one query for all three.
-    return get_or_404(Page, page_id, "page", options=[joinedload(Page.page_attachments), joinedload(Page.schedules)])
+    return get_or_404(Page, page_id, "page", options=PAGE_DETAILS)
 
 
 def list_pages(page=None, per_page=None):
