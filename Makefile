@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 5000
 export PORT
 
-.PHONY: run test test-postgres bench bench-smoke browser clean
+.PHONY: run test test-postgres bench bench-smoke browser wrk clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -39,11 +39,21 @@ browser:
 	    echo "The browser tests need Chromium: install it (for example 'sudo apt-get install chromium')."; exit 1; \
 	  fi; }
 
-bench: $(VENV)/.installed
+# The API benchmark drives wrk; install it when we can, else say how.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing wrk for the API benchmark"; \
+	    apt-get install -y -q wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }; \
+	  else \
+	    echo "The API benchmark needs wrk: install it (for example 'sudo apt-get install wrk')."; exit 1; \
+	  fi; }
+
+bench: $(VENV)/.installed wrk
 	REDIS_URL=$${REDIS_URL:-$$($(PY) -m pagesite.devredis 14)} $(PY) -m bench $(BENCH_ARGS)
 
 # Every benchmark at small sizes: fails only when one crashes, not when a goal is missed.
-bench-smoke: $(VENV)/.installed
+bench-smoke: $(VENV)/.installed wrk
 	REDIS_URL=$${REDIS_URL:-$$($(PY) -m pagesite.devredis 14)} $(PY) -m bench --quick $(BENCH_ARGS)
 
 clean:
