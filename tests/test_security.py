@@ -233,3 +233,17 @@ def test_an_unauthenticated_request_keeps_the_sign_in_forms_token(anon, user):
     assert anon.get("/favicon.ico").status_code in (302, 404)
     response = anon.post("/signin", data={"email": OWNER_EMAIL, "password": OWNER_PASSWORD, "csrf_token": token})
     assert response.status_code == 302
+
+
+def test_location_in_xmp_is_removed_too(client):
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="52,22.0N"/>'
+           b"</rdf:RDF></x:xmpmeta>")
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (10, 80, 160)).save(buffer, "JPEG", xmp=xmp)
+    assert b"GPSLatitude" in buffer.getvalue()
+    body = client.post("/api/attachment", data={"file": (io.BytesIO(buffer.getvalue()), "walk.jpg")},
+                       content_type="multipart/form-data").json
+    stored = client.get(body["url"]).data
+    assert b"GPSLatitude" not in stored
+    assert Image.open(io.BytesIO(stored)).size == (16, 16)

@@ -98,7 +98,8 @@ GPS_IFD = 0x8825
 
 
 def _strip_location(pending, content_type):
-    """Remove EXIF GPS data from a photo, keeping the rest (orientation, colour profile).
+    """Remove a photo's location (EXIF GPS, and XMP that carries GPS), keeping the
+    rest of its EXIF (orientation) and its colour profile.
 
     Returns True when the file was rewritten. JPEGs keep their original
     quantisation tables, so the picture is not visibly recompressed.
@@ -106,9 +107,11 @@ def _strip_location(pending, content_type):
     path = pending.temp_path
     with Image.open(path, formats=[PILLOW_FORMATS[content_type]]) as image:
         exif = image.getexif()
-        if GPS_IFD not in exif:
+        xmp = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp") or b""
+        xmp_has_location = b"GPS" in (xmp.encode() if isinstance(xmp, str) else xmp)
+        if GPS_IFD not in exif and not xmp_has_location:
             return False
-        del exif[GPS_IFD]
+        exif.pop(GPS_IFD, None)  # XMP is not passed on to the new file at all
         options = {"exif": exif.tobytes()}
         if image.info.get("icc_profile"):
             options["icc_profile"] = image.info["icc_profile"]
