@@ -300,8 +300,10 @@ def reconcile(batch=5000):
     # A due schedule normally leaves the scheduler within one interval; past
     # this grace, one without a live job has lost it.
     grace = timedelta(seconds=2 * float(config["SCHEDULER_INTERVAL"]) + 2)
-    due = db.session.scalars(
-        select(Schedule)
+    # Plain (id, scheduled_at) rows: all a job id needs, and a commit does not
+    # expire them (ORM objects would each be reloaded, one query apiece).
+    due = db.session.execute(
+        select(Schedule.id, Schedule.scheduled_at)
         .where(Schedule.status == "queued", Schedule.scheduled_at <= now - grace)
         .order_by(Schedule.scheduled_at, Schedule.id)
         .limit(batch)
