@@ -3,6 +3,7 @@
 import logging
 import os
 import secrets
+import tempfile
 import time
 
 import redis
@@ -43,12 +44,19 @@ def _ensure_secret_key(app):
     if os.environ.get("PAGESITE_ENV", "development") == "production":
         raise RuntimeError("SECRET_KEY must be set in production (PAGESITE_ENV=production).")
     path = os.path.join(app.instance_path, "secret_key")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    if not os.path.exists(path):
+        # Web and worker processes start together: write the key whole, then
+        # link it into place, so a process never reads a half-written key and
+        # the first one to link wins.
+        fd, temp = tempfile.mkstemp(dir=app.instance_path)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
-    except FileExistsError:
-        pass
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temp)
     with open(path) as f:
         app.config["SECRET_KEY"] = f.read().strip()
 
