@@ -247,3 +247,21 @@ def test_location_in_xmp_is_removed_too(client):
     stored = client.get(body["url"]).data
     assert b"GPSLatitude" not in stored
     assert Image.open(io.BytesIO(stored)).size == (16, 16)
+
+
+def test_every_page_needs_a_session(app, anon, user):
+    """Each non-API route, with any method, leads an anonymous visitor to sign-in."""
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', anon.get("/signin").data).group(1).decode()
+    public = {"auth.signin", "auth.setup", "static", "web.static", "docs.static"}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("api.") or rule.endpoint in public or rule.endpoint.endswith(".static"):
+            continue
+        path = re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>",
+                      lambda m: "cancel" if m.group(1) == "any" else "1", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = anon.open(path, method=method, data={"csrf_token": token})
+            assert response.status_code == 302, (method, path, response.status_code)
+            assert "/signin" in response.headers["Location"], (method, path)
+            checked += 1
+    assert checked >= 10
