@@ -29,25 +29,21 @@ test-postgres:
 	PAGESITE_TEST_DATABASE_URL=$${PAGESITE_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
 	$(MAKE) test
 
-# Browser tests drive the system Chromium; install it when we can, else say how.
-browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+# A Debian tool the tests or benchmarks drive: installed when we can (root with
+# apt), otherwise a clear message and a failure. $(call need,COMMANDS,PACKAGE,WHO)
+need = @$(foreach c,$(1),command -v $(c) >/dev/null 2>&1 ||) { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Chromium for the browser tests"; \
-	    apt-get install -y -q chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }; \
+	    echo "installing $(2), needed by $(3)"; \
+	    apt-get install -y -q $(2) >/dev/null || { apt-get update -q && apt-get install -y -q $(2); }; \
 	  else \
-	    echo "The browser tests need Chromium: install it (for example 'sudo apt-get install chromium')."; exit 1; \
+	    echo "$(3) need $(2): install it (for example 'sudo apt-get install $(2)')."; exit 1; \
 	  fi; }
 
-# The API benchmark drives wrk; install it when we can, else say how.
+browser:
+	$(call need,chromium chromium-browser,chromium,the browser tests)
+
 wrk:
-	@command -v wrk >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing wrk for the API benchmark"; \
-	    apt-get install -y -q wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }; \
-	  else \
-	    echo "The API benchmark needs wrk: install it (for example 'sudo apt-get install wrk')."; exit 1; \
-	  fi; }
+	$(call need,wrk,wrk,the API benchmarks)
 
 bench: $(VENV)/.installed wrk
 	REDIS_URL=$${REDIS_URL:-$$($(PY) -m pagesite.devredis 14)} $(PY) -m bench $(BENCH_ARGS)
