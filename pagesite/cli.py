@@ -1,11 +1,13 @@
 """``flask pagesite ...`` commands for the terminal."""
 
 import json
+import secrets
 
 import click
 from flask.cli import AppGroup
 
-from .services import health, publishing
+from .errors import ServiceError
+from .services import auth, health, publishing
 
 group = AppGroup("pagesite", help="pagesite operations.")
 
@@ -50,8 +52,6 @@ def reconcile():
     click.echo(json.dumps(publishing.reconcile()))
 
 
-
-
 user_group = AppGroup("user", help="Accounts that can sign in.")
 token_group = AppGroup("token", help="API tokens.")
 
@@ -61,9 +61,6 @@ token_group = AppGroup("token", help="API tokens.")
 @click.password_option(help="The password (asked for when not given).")
 def user_create(email, password):
     """Create an account that can sign in."""
-    from .errors import ServiceError
-    from .services import auth
-
     try:
         user = auth.create_user(email, password)
     except ServiceError as e:
@@ -77,11 +74,6 @@ def user_create(email, password):
               help="Account to create when none exists yet.")
 def token_create(name, email):
     """Create an API token and print it (only the token, on stdout)."""
-    import secrets
-
-    from .errors import ServiceError
-    from .services import auth
-
     user = auth.first_user()
     if user is None:
         password = secrets.token_urlsafe(18)

@@ -1,7 +1,7 @@
 """Is pagesite able to publish right now? One report for the API and the CLI."""
 
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from .. import heartbeats, jobs
 from ..extensions import db, get_redis
@@ -18,18 +18,14 @@ def report():
     details = {"checks": {}}
 
     try:
-        db.session.execute(text("SELECT 1"))
         now = utcnow()
-        due_count, oldest = db.session.execute(
-            select(func.count(Schedule.id), func.min(Schedule.scheduled_at)).where(
-                Schedule.status == "queued", Schedule.scheduled_at <= now
-            )
-        ).one()
+        due = (Schedule.status == "queued", Schedule.scheduled_at <= now)
+        due_count = db.session.scalar(select(func.count(Schedule.id)).where(*due))
         publishing = db.session.scalar(select(func.count(Schedule.id)).where(Schedule.status == "publishing"))
-        oldest_id = db.session.scalar(
-            select(Schedule.id).where(Schedule.status == "queued", Schedule.scheduled_at <= now)
-            .order_by(Schedule.scheduled_at, Schedule.id).limit(1)
-        ) if due_count else None
+        # The oldest due schedule, by the list index: its id and time in one read.
+        oldest_id, oldest = db.session.execute(
+            select(Schedule.id, Schedule.scheduled_at).where(*due).order_by(Schedule.scheduled_at, Schedule.id).limit(1)
+        ).first() or (None, None)
         db.session.commit()
         details["checks"]["database"] = {"ok": True}
         details["schedules"] = {
