@@ -1,6 +1,7 @@
-"""UTC inside, an explicit offset outside."""
+"""UTC inside, an explicit offset outside, the user's own zone on screen."""
 
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -65,8 +66,6 @@ class UTCDateTime(TypeDecorator):
 
 
 def _zone(name):
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     if not isinstance(name, str) or not name.strip():
         raise ValueError("The time zone is missing.")
     try:
@@ -77,8 +76,6 @@ def _zone(name):
 
 def _wall_clock(day, clock):
     """A naive datetime from ``YYYY-MM-DD`` and ``HH:MM[:SS]`` (or date and time objects)."""
-    from datetime import date, time
-
     if isinstance(day, str):
         try:
             day = date.fromisoformat(day.strip())
