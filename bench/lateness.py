@@ -31,7 +31,7 @@ def _late(rows):
 
 
 def run(ctx, db):
-    from pagesite import jobs
+    from pagesite import queueing
     from pagesite.extensions import db as sqla
     from pagesite.models import Schedule
     from pagesite.timeutil import utcnow
@@ -50,7 +50,7 @@ def run(ctx, db):
     burst_ids = seed_schedules(app, [(burst_at, "queued")] * burst)
     with app.app_context():
         for schedule in sqla.session.scalars(select(Schedule).order_by(Schedule.scheduled_at, Schedule.id)):
-            jobs.dispatch(schedule)
+            queueing.dispatch(schedule)
         sqla.session.commit()
     if utcnow() > start:
         raise RuntimeError("seeding took longer than the lead time; the first schedules were due before dispatch")

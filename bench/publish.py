@@ -30,7 +30,7 @@ def _run_workers(ctx, args, name, timeout=600):
 
 
 def run(ctx, db):
-    from pagesite import jobs
+    from pagesite import queueing
     from pagesite.extensions import db as sqla
     from pagesite.models import Schedule
     from pagesite.timeutil import utcnow
@@ -41,7 +41,7 @@ def run(ctx, db):
     connection = ctx.redis()
     queue = Queue(QUEUE, connection=connection)
     with app.app_context():
-        timeout = jobs.job_timeout()
+        timeout = queueing.job_timeout()
 
     # Baseline and pagesite alternately; the best round of each counts (on a
     # shared machine, the one least disturbed by others).
@@ -58,7 +58,7 @@ def run(ctx, db):
         seed_schedules(app, [(utcnow() - timedelta(seconds=1), "queued")] * count)
         with app.app_context():
             for schedule in sqla.session.scalars(select(Schedule).where(Schedule.status == "queued")):
-                jobs.enqueue_now(schedule, connection)
+                queueing.enqueue_now(schedule, connection)
             sqla.session.commit()
         publish_times.append(_run_workers(ctx, [sys.executable, "worker.py", "work", "--burst"], "worker"))
         with app.app_context():

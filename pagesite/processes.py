@@ -12,12 +12,37 @@ import redis
 
 from rq import SimpleWorker, Worker
 
-from . import create_app, heartbeats, jobs
+from . import create_app, heartbeats, queueing
 from .extensions import get_redis
 
 log = logging.getLogger("pagesite.processes")
 
-WORKER_CLASSES = {"simple": SimpleWorker, "fork": Worker}
+
+class AppWorker:
+    """An RQ worker that runs every job inside its pagesite app's context.
+
+    Its name is the claimer id its jobs record (``jobs.claimer_id``), the same
+    name its heartbeat carries, so the reconciler can tell whether it lives.
+    """
+
+    def __init__(self, *args, app, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.app = app
+
+    def perform_job(self, *args, **kwargs):
+        with self.app.app_context():
+            return super().perform_job(*args, **kwargs)
+
+
+class SimpleAppWorker(AppWorker, SimpleWorker):
+    """One process runs many jobs."""
+
+
+class ForkAppWorker(AppWorker, Worker):
+    """A process per job (the context is entered in the job's process)."""
+
+
+WORKER_CLASSES = {"simple": SimpleAppWorker, "fork": ForkAppWorker}
 
 
 def _beat_forever(connection, worker_id, ttl, every):
@@ -32,22 +57,21 @@ def _beat_forever(connection, worker_id, ttl, every):
 def run_worker(burst=False):
     """One worker process: takes publish and reconcile jobs off the queue."""
     app = create_app()
-    jobs._worker_app = app
-    jobs.claimer_id = heartbeats.process_id("worker")
+    name = heartbeats.process_id("worker")
     with app.app_context():
         connection = get_redis()
-        queue = jobs.get_queue(connection)
+        queue = queueing.get_queue(connection)
         worker_class = WORKER_CLASSES[app.config.get("WORKER_CLASS", "simple")]
     # Beat before taking the first job, so no claim ever names a silent worker.
     ttl, every = heartbeats.ttl(app.config), heartbeats.interval(app.config)
-    heartbeats.beat_worker(connection, jobs.claimer_id, ttl)
-    threading.Thread(target=_beat_forever, args=(connection, jobs.claimer_id, ttl, every), daemon=True).start()
+    heartbeats.beat_worker(connection, name, ttl)
+    threading.Thread(target=_beat_forever, args=(connection, name, ttl, every), daemon=True).start()
     # The worker gets a connection of its own: RQ raises the socket timeout for
     # its blocking dequeue, which a pooled connection made earlier would miss.
     worker_connection = redis.Redis.from_url(app.config["REDIS_URL"])
     # The RQ worker shares the claimer's name, so a job RQ still calls "started"
     # can be traced to a worker whose heartbeat the reconciler checks.
-    worker = worker_class([queue.name], connection=worker_connection, name=jobs.claimer_id)
+    worker = worker_class([queue.name], connection=worker_connection, name=name, app=app)
     # Leave RQ's own INFO lines out: pagesite logs one structured line per attempt.
     worker.work(burst=burst, logging_level=app.config.get("RQ_LOG_LEVEL", "WARNING"))
 
@@ -56,8 +80,8 @@ def run_scheduler(burst=False):
     """One scheduler process: moves due jobs onto the queue every interval."""
     app = create_app()
     with app.app_context():
-        scheduler = jobs.get_scheduler(get_redis())
-        jobs.register_reconciler(scheduler)
+        scheduler = queueing.get_scheduler(get_redis())
+        queueing.register_reconciler(scheduler)
         log.info("scheduler polling every %s s", app.config["SCHEDULER_INTERVAL"])
         scheduler.run(burst=burst)
 

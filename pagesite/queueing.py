@@ -1,4 +1,6 @@
-"""How schedules become Redis jobs, and the job functions the worker runs.
+"""How schedules become Redis jobs: the one module services call to enqueue,
+move and withdraw work. The functions the jobs run are in ``jobs.py``, named
+here by their import path, so nothing here imports the services back.
 
 The database is the source of truth; Redis only carries work. Every job id is
 derived from the schedule's id and time, so dispatching twice, a reconciler
@@ -10,7 +12,7 @@ import logging
 import time
 
 import redis
-from flask import current_app, has_app_context
+from flask import current_app
 from rq import Queue
 from rq.job import Job
 from rq_scheduler import Scheduler
@@ -25,9 +27,6 @@ PUBLISH = "pagesite.jobs.publish"
 RECONCILE = "pagesite.jobs.reconcile"
 RECONCILE_JOB_ID = "pagesite-reconcile"
 LIVE_STATUSES = {b"scheduled", b"queued", b"started", b"deferred"}
-
-# Set by the worker process so claims name a process whose heartbeat can be checked.
-claimer_id = None
 
 
 class PagesiteScheduler(Scheduler):
@@ -137,6 +136,12 @@ def dispatch(schedule):
         log.warning("could not dispatch schedule %s (the reconciler will): %s", schedule.id, e)
 
 
+def move(old_job_id, schedule):
+    """A queued schedule's time changed: withdraw its old job, dispatch it anew."""
+    withdraw(old_job_id)
+    dispatch(schedule)
+
+
 def withdraw(job_id):
     """Remove a job from the scheduler and its queue, if it is still there."""
     try:
@@ -162,34 +167,3 @@ def job_statuses(job_ids, connection=None):
         for job_id, (status, worker) in zip(job_ids, pipe.execute())
         if status in LIVE_STATUSES
     }
-
-
-def _app():
-    """The app a job runs in: the current one (tests, sync calls) or one per worker process."""
-    global _worker_app
-    if has_app_context():
-        return current_app._get_current_object()
-    if _worker_app is None:
-        from . import create_app
-
-        _worker_app = create_app()
-    return _worker_app
-
-
-_worker_app = None
-
-
-def publish(schedule_id):
-    """Job: publish one schedule (does nothing unless it can claim it)."""
-    from .services import publishing
-
-    with _app().app_context():
-        return publishing.publish_schedule(schedule_id, claimed_by=claimer_id).outcome
-
-
-def reconcile():
-    """Job: bring back lost work and rescue schedules whose worker died."""
-    from .services import publishing
-
-    with _app().app_context():
-        return publishing.reconcile()

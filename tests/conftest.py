@@ -104,6 +104,25 @@ def clean_state(request, test_env):
     yield
 
 
+_bound = []
+
+
+@pytest.fixture
+def bind_app(app):
+    """Let helpers open app contexts of their own (each a fresh session: an app
+    context held for a whole test would be shared with the test client's requests).
+    Modules whose helpers need it say ``pytestmark = pytest.mark.usefixtures("bind_app")``."""
+    _bound[:] = [app]
+    yield app
+    _bound.clear()
+
+
+def bound_app():
+    if not _bound:
+        raise RuntimeError("this helper needs the bind_app fixture")
+    return _bound[0]
+
+
 @pytest.fixture
 def ctx(app):
     with app.app_context():

@@ -6,30 +6,21 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, insert, select
 
+from pagesite import queueing
+
+import conftest
 from conftest import wait_until
 
 # Short heartbeats, so a killed worker's claims are rescued in seconds
 # (production keeps the 15 s default).
 FAST = {"PAGESITE_HEARTBEAT_TTL": "1.5", "PAGESITE_HEARTBEAT_INTERVAL": "0.25"}
 
-APP = None
-
-
-@pytest.fixture(autouse=True)
-def bind_app(app):
-    """Let the helpers open app contexts of their own (each call a fresh session:
-    an app context held for a whole test would be shared with the test client's requests)."""
-    global APP
-    APP = app
-    yield
-
-
 @contextlib.contextmanager
 def in_app():
-    with APP.app_context():
+    """An app context of its own (the app ``bind_app`` bound; see conftest)."""
+    with conftest.bound_app().app_context():
         yield
 
 
@@ -41,7 +32,6 @@ def add_schedules(count, text="Hello", when=None, dispatch=True):
 
 
 def _add_schedules(count, text, when, dispatch):
-    from pagesite import jobs
     from pagesite.extensions import db
     from pagesite.models import Page, Schedule
     from pagesite.timeutil import utcnow
@@ -65,7 +55,7 @@ def _add_schedules(count, text, when, dispatch):
     db.session.commit()
     if dispatch:
         for schedule in db.session.scalars(select(Schedule).where(Schedule.id.in_(schedule_ids))):
-            jobs.dispatch(schedule)
+            queueing.dispatch(schedule)
     db.session.commit()
     return list(schedule_ids)
 

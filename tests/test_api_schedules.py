@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pagesite import jobs
+from pagesite import jobs, queueing
 from pagesite.extensions import db, get_redis
 from pagesite.models import Schedule
 
@@ -19,12 +19,12 @@ def future(seconds=3600):
 
 def scheduled_job_ids(app):
     with app.app_context():
-        return {j.decode() for j in get_redis().zrange(jobs.PagesiteScheduler.scheduled_jobs_key, 0, -1)}
+        return {j.decode() for j in get_redis().zrange(queueing.PagesiteScheduler.scheduled_jobs_key, 0, -1)}
 
 
 def queued_job_ids(app):
     with app.app_context():
-        return jobs.get_queue().job_ids
+        return queueing.get_queue().job_ids
 
 
 def test_future_schedule_is_queued_and_handed_to_the_scheduler(client, app):
@@ -38,9 +38,9 @@ def test_future_schedule_is_queued_and_handed_to_the_scheduler(client, app):
     with app.app_context():
         row = db.session.get(Schedule, schedule["id"])
         assert f"publish-{row.id}-" in " ".join(scheduled_job_ids(app))
-        assert jobs.publish_job_id(row) in scheduled_job_ids(app)
+        assert queueing.publish_job_id(row) in scheduled_job_ids(app)
         # The job runs at the schedule's exact time, fraction of a second included.
-        score = get_redis().zscore(jobs.PagesiteScheduler.scheduled_jobs_key, jobs.publish_job_id(row))
+        score = get_redis().zscore(queueing.PagesiteScheduler.scheduled_jobs_key, queueing.publish_job_id(row))
         assert score == pytest.approx(row.scheduled_at.timestamp(), abs=0.001)
 
 

@@ -8,7 +8,9 @@ from datetime import timedelta
 import pytest
 
 from conftest import ROOT, wait_until
-from scheduling_helpers import FAST, add_schedules, bind_app, wait_ready  # noqa: F401 (autouse fixture)
+from scheduling_helpers import FAST, add_schedules, wait_ready
+
+pytestmark = pytest.mark.usefixtures("bind_app")
 
 
 @pytest.fixture

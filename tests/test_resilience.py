@@ -11,10 +11,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from pagesite import queueing
+
 from conftest import wait_until
-from scheduling_helpers import (  # noqa: F401 (bind_app is an autouse fixture)
-    FAST, add_schedules, bind_app, get, in_app, logs_for, max_overlap, published_once, wait_all, wait_ready,
+from scheduling_helpers import (
+    FAST, add_schedules, get, in_app, logs_for, max_overlap, published_once, wait_all, wait_ready,
 )
+
+pytestmark = pytest.mark.usefixtures("bind_app")
 
 
 def claims_of(proc):
@@ -80,7 +84,6 @@ def test_workers_killed_mid_publish_lose_nothing_and_post_nothing_twice(processe
 
 
 def test_redis_wiped_the_reconciler_brings_every_schedule_back(processes, outbox, app):
-    from pagesite import jobs
     from pagesite.extensions import get_redis
     from pagesite.timeutil import utcnow
 
@@ -90,7 +93,7 @@ def test_redis_wiped_the_reconciler_brings_every_schedule_back(processes, outbox
     when = utcnow() + timedelta(seconds=2.5)
     future = add_schedules(15, text="Later", when=when)  # in rq-scheduler
     with in_app():
-        redis, queue, scheduler = get_redis(), jobs.get_queue(), jobs.get_scheduler()
+        redis, queue, scheduler = get_redis(), queueing.get_queue(), queueing.get_scheduler()
     assert queue.count >= 10 and redis.zcard(scheduler.scheduled_jobs_key) >= 15
 
     # What losing Redis's data (a restart without persistence, FLUSHALL) looks
@@ -101,7 +104,7 @@ def test_redis_wiped_the_reconciler_brings_every_schedule_back(processes, outbox
     assert queue.count == 0 and redis.zcard(scheduler.scheduled_jobs_key) == 0
 
     # The running scheduler notices the reconciler is gone and registers it again.
-    wait_until(lambda: jobs.RECONCILE_JOB_ID in scheduler, timeout=5, message="the reconciler to come back")
+    wait_until(lambda: queueing.RECONCILE_JOB_ID in scheduler, timeout=5, message="the reconciler to come back")
     processes.worker(env=FAST)
     processes.worker(env=FAST)
     wait_all("published", 25, timeout=20)
@@ -111,7 +114,6 @@ def test_redis_wiped_the_reconciler_brings_every_schedule_back(processes, outbox
 
 
 def test_two_schedulers_and_duplicate_jobs_publish_a_thousand_schedules_once_each(processes, outbox):
-    from pagesite import jobs
     from pagesite.extensions import db, get_redis
     from pagesite.models import PublishLog, Schedule
     from pagesite.timeutil import utcnow
@@ -128,8 +130,8 @@ def test_two_schedulers_and_duplicate_jobs_publish_a_thousand_schedules_once_eac
     print(f"1,000 schedules inserted and dispatched in {time.monotonic() - started:.2f} s")
     assert utcnow() < when, "setup too slow: the schedules came due before they were all dispatched"
     with in_app():
-        redis, queue = get_redis(), jobs.get_queue()
-        job_ids = [jobs.publish_job_id(s) for s in db.session.scalars(select(Schedule).where(Schedule.id.in_(ids)))]
+        redis, queue = get_redis(), queueing.get_queue()
+        job_ids = [queueing.publish_job_id(s) for s in db.session.scalars(select(Schedule).where(Schedule.id.in_(ids)))]
     assert set(job_ids) <= {j.decode() for j in redis.zrange("rq:scheduler:scheduled_jobs", 0, -1)}
 
     # rq-scheduler's lock has no owner token: once a pass outlives it, a second
@@ -221,7 +223,6 @@ def _alive(pid):
 def test_worker_killed_while_waiting_for_a_provider_slot(processes, outbox):
     """Its job stays "started" in RQ while the schedule is still queued: the
     reconciler sees that the job's worker is dead and enqueues it again."""
-    from pagesite import jobs
     from pagesite.extensions import get_redis
     from pagesite.limits import ProviderSlots
 
@@ -234,7 +235,7 @@ def test_worker_killed_while_waiting_for_a_provider_slot(processes, outbox):
     waiting = processes.worker(env=env)
     wait_ready(1)
     [schedule_id] = add_schedules(1, text="Patient")
-    job_id = jobs.publish_job_id(get(schedule_id))
+    job_id = queueing.publish_job_id(get(schedule_id))
     wait_until(lambda: redis.hget(f"rq:job:{job_id}", "status") == b"started", timeout=5, message="job started")
     assert get(schedule_id).status == "queued"  # not claimed: it waits for the slot
     processes.kill(waiting)

@@ -7,10 +7,14 @@ from datetime import timedelta
 
 import pytest
 
+from pagesite import jobs, queueing
+
 from conftest import wait_until
-from scheduling_helpers import (  # noqa: F401 (bind_app is an autouse fixture)
-    add_schedules, attempt_lines, bind_app, get, in_app, logs_for, max_overlap, seconds, wait_all, wait_ready,
+from scheduling_helpers import (
+    add_schedules, attempt_lines, get, in_app, logs_for, max_overlap, seconds, wait_all, wait_ready,
 )
+
+pytestmark = pytest.mark.usefixtures("bind_app")
 
 
 def make_page(client, text="Hello"):
@@ -55,7 +59,7 @@ def test_two_claims_one_wins(app):
     def claim(name):
         with app.app_context():
             barrier.wait()
-            results[name] = publishing._claim(schedule_id, name)
+            results[name] = publishing.claim(schedule_id, name)
             db.session.commit()  # in case the claim leaves the commit to its caller
 
     threads = [threading.Thread(target=claim, args=(f"worker:test:{n}",)) for n in (1, 2)]
@@ -69,7 +73,7 @@ def test_two_claims_one_wins(app):
     assert (schedule.status, schedule.attempts, schedule.claimed_by) == ("publishing", 1, winner)
     # And a third claim, later, finds nothing to take.
     with in_app():
-        assert publishing._claim(schedule_id, "worker:test:3") is False
+        assert publishing.claim(schedule_id, "worker:test:3") is False
 
 
 def test_claim_refuses_what_is_not_queued_and_due(client):
@@ -81,14 +85,13 @@ def test_claim_refuses_what_is_not_queued_and_due(client):
     response = client.post(f"/api/schedules/{due}/cancel")
     assert response.status_code == 200, response.get_json()
     with in_app():
-        assert publishing._claim(future, "worker:test") is False
-        assert publishing._claim(due, "worker:test") is False
+        assert publishing.claim(future, "worker:test") is False
+        assert publishing.claim(due, "worker:test") is False
     assert get(due).status == "canceled" and get(future).status == "queued"
 
 
 def test_a_job_that_cannot_claim_does_nothing(client, outbox):
     """Duplicates, late jobs of canceled schedules, jobs fired early: no provider call, no log row."""
-    from pagesite import jobs
     from pagesite.extensions import db
     from pagesite.services import publishing
     from pagesite.timeutil import utcnow
@@ -97,7 +100,7 @@ def test_a_job_that_cannot_claim_does_nothing(client, outbox):
     assert client.post(f"/api/schedules/{canceled}/cancel").status_code == 200
     [early] = add_schedules(1, when=utcnow() + timedelta(minutes=5), dispatch=False)
     with in_app():
-        assert publishing._claim(taken, "worker:elsewhere")
+        assert publishing.claim(taken, "worker:elsewhere")
         db.session.commit()
         for schedule_id in (taken, canceled, early):
             assert jobs.publish(schedule_id) == "skipped"
@@ -147,7 +150,6 @@ def test_immediate_schedule_is_published_and_logged(client, processes, outbox):
 
 
 def test_future_schedule_waits_for_its_time(client, processes, outbox):
-    from pagesite import jobs
     from pagesite.timeutil import utcnow
 
     start(processes)
@@ -156,7 +158,7 @@ def test_future_schedule_waits_for_its_time(client, processes, outbox):
     created = schedule_page(client, page_id, when)
     with in_app():
         # Waiting in rq-scheduler, not on the queue.
-        assert jobs.publish_job_id(get(created["id"])) in jobs.get_scheduler()
+        assert queueing.publish_job_id(get(created["id"])) in queueing.get_scheduler()
 
     time.sleep(max(0.0, seconds(when - utcnow()) - 0.3))
     assert get(created["id"]).status == "queued" and outbox() == [], "published before its time"
@@ -248,12 +250,11 @@ def test_timeout_of_unknown_outcome_is_retried_with_the_same_key(client, process
 
 
 def test_cancel_racing_the_due_time_never_reaches_the_provider(client, processes, outbox):
-    from pagesite import jobs
     from pagesite.timeutil import utcnow
 
     start(processes)
     with in_app():
-        queue = jobs.get_queue()
+        queue = queueing.get_queue()
     base = utcnow() + timedelta(seconds=1.2)
     offsets = [-0.15, -0.05, -0.01, 0.0, 0.01, 0.03, 0.08]
     planned = []
@@ -264,13 +265,13 @@ def test_cancel_racing_the_due_time_never_reaches_the_provider(client, processes
     outcomes = {}
     for schedule_id, when, offset in planned:
         time.sleep(max(0.0, seconds(when - utcnow()) + offset))
-        old_job = jobs.publish_job_id(get(schedule_id))
+        old_job = queueing.publish_job_id(get(schedule_id))
         response = client.post(f"/api/schedules/{schedule_id}/cancel")
         outcomes[schedule_id] = response.status_code
         if response.status_code == 200:
             # Its old job fires anyway (a scheduler moved it just before): still nothing.
             queue.push_job_id(old_job)
-            queue.enqueue(jobs.PUBLISH, schedule_id, job_id=old_job + "-late")
+            queue.enqueue(queueing.PUBLISH, schedule_id, job_id=old_job + "-late")
         else:
             assert response.status_code == 409, response.get_json()
 
@@ -286,25 +287,24 @@ def test_cancel_racing_the_due_time_never_reaches_the_provider(client, processes
 
 
 def test_reschedule_moves_the_job_and_the_old_one_does_nothing(client, processes, outbox):
-    from pagesite import jobs
     from pagesite.timeutil import utcnow
 
     start(processes)
     with in_app():
-        scheduler, queue = jobs.get_scheduler(), jobs.get_queue()
+        scheduler, queue = queueing.get_scheduler(), queueing.get_queue()
     earlier = schedule_page(client, make_page(client, "Moved earlier"), utcnow() + timedelta(hours=1))
     later = schedule_page(client, make_page(client, "Moved later"), utcnow() + timedelta(seconds=1))
-    old_jobs = {s["id"]: jobs.publish_job_id(get(s["id"])) for s in (earlier, later)}
+    old_jobs = {s["id"]: queueing.publish_job_id(get(s["id"])) for s in (earlier, later)}
 
     new_times = {earlier["id"]: utcnow() + timedelta(seconds=1.5), later["id"]: utcnow() + timedelta(seconds=3)}
     for schedule_id, when in new_times.items():
         response = client.patch(f"/api/schedules/{schedule_id}", json={"scheduled_at": when.isoformat()})
         assert response.status_code == 200, response.get_json()
-        new_job = jobs.publish_job_id(get(schedule_id))
+        new_job = queueing.publish_job_id(get(schedule_id))
         assert old_jobs[schedule_id] not in scheduler and new_job in scheduler
         score = scheduler.connection.zscore(scheduler.scheduled_jobs_key, new_job)
         assert abs(score - when.timestamp()) < 0.01
-        queue.enqueue(jobs.PUBLISH, schedule_id, job_id=old_jobs[schedule_id])  # the old job fires anyway
+        queue.enqueue(queueing.PUBLISH, schedule_id, job_id=old_jobs[schedule_id])  # the old job fires anyway
 
     time.sleep(2.2)  # past the old time of "later": it must still wait
     assert get(later["id"]).status == "queued"
@@ -322,7 +322,7 @@ def test_only_queued_schedules_can_be_changed(client, action):
 
     [schedule_id] = add_schedules(1, dispatch=False)
     with in_app():
-        assert publishing._claim(schedule_id, "worker:test")
+        assert publishing.claim(schedule_id, "worker:test")
         db.session.commit()
     if action == "cancel":
         response = client.post(f"/api/schedules/{schedule_id}/cancel")

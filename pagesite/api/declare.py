@@ -12,7 +12,7 @@ import functools
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 from flask import current_app, request
 from pydantic import BaseModel, ValidationError

@@ -10,7 +10,7 @@ enforces.
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from flask import url_for
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
@@ -29,14 +29,16 @@ from .declare import OneOf, Setting, config_default, no_default
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
-def _timestamp(description):
-    """A time the API answers with: RFC 3339, always with an offset, in UTC."""
-    return Annotated[
-        datetime,
-        PlainSerializer(isoformat, return_type=str),
-        WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
-        Field(description=f"{description} (RFC 3339, always with an offset, in UTC)."),
-    ]
+# A time the API answers with: RFC 3339, always with an offset, in UTC.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(isoformat, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+
+def when(description):
+    return Field(description=f"{description} (RFC 3339, always with an offset, in UTC).")
 
 
 RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
@@ -159,7 +161,7 @@ class Attachment(Output):
                           description="The description read to people who cannot see the image.")
     width: Optional[int] = Field(ge=1, description="Pixels; null for videos.")
     height: Optional[int] = Field(ge=1, description="Pixels; null for videos.")
-    created_at: _timestamp("When it was uploaded")
+    created_at: Timestamp = when("When it was uploaded")
 
     @computed_field(description="Where the bytes are served.", json_schema_extra={"format": "uri-reference"})
     @property
@@ -173,7 +175,7 @@ class ScheduleSummary(Output):
     id: Id
     page_id: Id
     provider: str = Field(description="The provider it publishes through.")
-    scheduled_at: _timestamp("When it is due")
+    scheduled_at: Timestamp = when("When it is due")
     status: Literal[SCHEDULE_STATUSES] = Field(description=(
         "queued: waiting for its time; publishing: an attempt is running; published; "
         "failed: no attempts left (it can be retried); canceled."))
@@ -181,12 +183,12 @@ class ScheduleSummary(Output):
     max_attempts: int = Field(ge=0, validation_alias="attempt_limit",
                               description="Attempts allowed before it fails.")
     last_error: Optional[str] = Field(description="Why the last attempt failed.")
-    published_at: Optional[_timestamp("When it was published")]
+    published_at: Optional[Timestamp] = when("When it was published")
     external_id: Optional[str] = Field(description="The provider's id for the post.")
     url: Optional[str] = Field(description="The post's address at the provider.")
     idempotency_key: str = Field(description="Sent to the provider on every attempt, so it posts once.")
-    created_at: _timestamp("When it was created")
-    updated_at: _timestamp("When it last changed")
+    created_at: Timestamp = when("When it was created")
+    updated_at: Timestamp = when("When it last changed")
 
 
 class PageSummary(Output):
@@ -200,8 +202,8 @@ class PageSummary(Output):
 class Page(PageSummary):
     """A page: text and attachments, and its schedules."""
 
-    created_at: _timestamp("When it was created")
-    updated_at: _timestamp("When it last changed")
+    created_at: Timestamp = when("When it was created")
+    updated_at: Timestamp = when("When it last changed")
     schedules: list[ScheduleSummary] = Field(description="Its schedules, oldest first.")
 
     @computed_field(description="draft when never scheduled, else the status of its latest schedule.")
@@ -229,7 +231,7 @@ class PublishLog(Output):
     url: Optional[str] = Field(description="The post's address at the provider.")
     error: Optional[str] = Field(description="Why the attempt failed.")
     duration_ms: Optional[int] = Field(ge=0, description="How long the provider took.")
-    created_at: _timestamp("When the attempt ended")
+    created_at: Timestamp = when("When the attempt ended")
 
 
 class Published(PublishLog):

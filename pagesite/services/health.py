@@ -3,7 +3,7 @@
 from flask import current_app
 from sqlalchemy import func, select
 
-from .. import heartbeats, jobs
+from .. import heartbeats, queueing
 from ..extensions import db, get_redis
 from ..models import Schedule
 from ..timeutil import isoformat, utcnow
@@ -46,7 +46,7 @@ def report():
         workers = heartbeats.worker_ages(connection)
         scheduler_age = heartbeats.scheduler_age(connection)
         details["checks"]["redis"] = {"ok": True}
-        details["queue_depth"] = jobs.get_queue(connection).count
+        details["queue_depth"] = queueing.get_queue(connection).count
         fresh_workers = {w: age for w, age in workers.items() if age <= stale}
         details["checks"]["worker"] = {
             "ok": bool(fresh_workers),

@@ -20,7 +20,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from .. import heartbeats, jobs
+from .. import heartbeats, queueing
 from ..extensions import db, get_redis
 from ..limits import ProviderSlots, free_dead_holders
 from ..models import AttachmentAsset, Page, PageAttachment, PublishLog, Schedule
@@ -73,7 +73,7 @@ def _provider_executor():
     return _executor
 
 
-def _claim(schedule_id, claimed_by):
+def claim(schedule_id, claimed_by):
     """Take the schedule if it is queued and due; the caller commits."""
     now = utcnow()
     result = db.session.execute(
@@ -185,7 +185,7 @@ def _finish(claimed, result, error, duration_ms):
     if outcome == "retrying":
         schedule = db.session.get(Schedule, claimed.id)
         if schedule is not None and schedule.status == "queued":
-            jobs.dispatch(schedule)
+            queueing.dispatch(schedule)
     return Attempt(outcome, claimed.id, entry)
 
 
@@ -223,7 +223,7 @@ def publish_schedule(schedule_id, claimed_by=None):
         return Attempt("busy", schedule_id)
     slot_handed_over = False
     try:
-        if not _claim(schedule_id, claimed_by):
+        if not claim(schedule_id, claimed_by):
             status = db.session.scalar(select(Schedule.status).where(Schedule.id == schedule_id))
             db.session.rollback()
             return _skipped(schedule_id, status)
@@ -273,7 +273,7 @@ def _lost(schedule, now):
                          "requeued": retry}))
     if retry:
         db.session.refresh(schedule)
-        jobs.dispatch(schedule)  # at once, rather than a grace period later
+        queueing.dispatch(schedule)  # at once, rather than a grace period later
     return True
 
 
@@ -282,7 +282,7 @@ def reconcile(batch=5000):
     config = current_app.config
     connection = get_redis()
     now = utcnow()
-    hard_limit = timedelta(seconds=jobs.job_timeout(config) + 5)
+    hard_limit = timedelta(seconds=queueing.job_timeout(config) + 5)
     # A worker whose heartbeat mark has expired has been silent for a whole TTL.
     dead_after = timedelta(seconds=heartbeats.ttl(config))
 
@@ -309,8 +309,8 @@ def reconcile(batch=5000):
         .limit(batch)
     ).all()
     db.session.commit()
-    job_ids = [jobs.publish_job_id(s) for s in due]
-    live = jobs.job_statuses(job_ids, connection)
+    job_ids = [queueing.publish_job_id(s) for s in due]
+    live = queueing.job_statuses(job_ids, connection)
     requeued = 0
     for schedule, job_id in zip(due, job_ids):
         status, worker = live.get(job_id, (None, ""))
@@ -318,7 +318,7 @@ def reconcile(batch=5000):
         # started long ago) lost its worker before the claim, for instance
         # while it waited for a provider slot.
         if status is None or (status == "started" and (dead(worker) or now - schedule.scheduled_at > hard_limit)):
-            jobs.enqueue_now(schedule, connection)
+            queueing.enqueue_now(schedule, connection)
             requeued += 1
     if rescued or requeued or freed:
         log.info(json.dumps({"event": "reconcile", "rescued": rescued, "requeued": requeued, "freed_slots": freed}))

@@ -6,7 +6,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from flask import current_app
 
-from .. import heartbeats, jobs
+from .. import heartbeats, queueing
 from ..errors import Conflict, NotFound, ServiceError, ValidationFailed
 from ..extensions import db
 from ..models import SCHEDULE_STATUSES, Page, PageAttachment, Schedule
@@ -90,7 +90,7 @@ def create_schedule(page_id, scheduled_at=None, provider=None):
         lambda: _provider(provider),
     )
     schedule = _insert(page, resolved, when)
-    jobs.dispatch(schedule)
+    queueing.dispatch(schedule)
     return schedule
 
 
@@ -125,7 +125,7 @@ def list_schedules(status=None, page_id=None, page=None, per_page=None):
 def _change_queued(schedule_id, **values):
     """Apply ``values`` only while the schedule is still queued; 409 otherwise."""
     schedule = get_schedule(schedule_id)
-    old_job = jobs.publish_job_id(schedule)
+    old_job = queueing.publish_job_id(schedule)
     result = db.session.execute(
         update(Schedule)
         .where(Schedule.id == schedule.id, Schedule.status == "queued")
@@ -143,7 +143,7 @@ def _change_queued(schedule_id, **values):
 def cancel_schedule(schedule_id):
     """Cancel a queued schedule. It is never published, even if its job still fires."""
     schedule, old_job = _change_queued(schedule_id, status="canceled")
-    jobs.withdraw(old_job)
+    queueing.withdraw(old_job)
     return schedule
 
 
@@ -152,8 +152,7 @@ def reschedule(schedule_id, scheduled_at):
         raise ValidationFailed.single("scheduled_at", "A new time is required.")
     when = parse_when(scheduled_at, utcnow())
     schedule, old_job = _change_queued(schedule_id, scheduled_at=when)
-    jobs.withdraw(old_job)
-    jobs.dispatch(schedule)
+    queueing.move(old_job, schedule)
     return schedule
 
 
@@ -179,7 +178,7 @@ def retry_schedule(schedule_id):
     if result.rowcount != 1:
         raise Conflict(f"Schedule {schedule.id} is {schedule.status}; only a failed schedule can be retried.",
                        schedule_status=schedule.status)
-    jobs.dispatch(schedule)
+    queueing.dispatch(schedule)
     return schedule
 
 
@@ -195,7 +194,7 @@ def publish_now(provider, page_id):
     schedule = _insert(page, resolved, utcnow())
     attempt = publishing.publish_schedule(schedule.id, claimed_by=heartbeats.process_id("web"))
     if attempt.outcome == "busy":
-        jobs.dispatch(schedule)
+        queueing.dispatch(schedule)
         raise ProviderBusy(f"{resolved} is at its limit of concurrent publishes; the page is queued and will "
                            "be published by the worker shortly.", schedule_id=schedule.id)
     return attempt
@@ -204,8 +203,7 @@ def publish_now(provider, page_id):
 def publish_queued_now(schedule_id):
     """Move a queued schedule's time to now, so the worker publishes it at once."""
     schedule, old_job = _change_queued(schedule_id, scheduled_at=utcnow())
-    jobs.withdraw(old_job)
-    jobs.dispatch(schedule)
+    queueing.move(old_job, schedule)
     return schedule
 
 

@@ -1,0 +1,26 @@
+"""The functions the worker runs. Each is thin: a service call.
+
+The worker (``processes.AppWorker``) runs every job inside its app's context,
+and its name is the claimer id a claim records, so nothing here is set from
+outside. ``queueing`` names these functions by their import path.
+"""
+
+from rq import get_current_job
+
+from .services import publishing
+
+
+def publish(schedule_id):
+    """Job: publish one schedule (does nothing unless it can claim it)."""
+    return publishing.publish_schedule(schedule_id, claimed_by=claimer_id()).outcome
+
+
+def reconcile():
+    """Job: bring back lost work and rescue schedules whose worker died."""
+    return publishing.reconcile()
+
+
+def claimer_id():
+    """The name of the worker running this job: claims name a process whose heartbeat can be checked."""
+    job = get_current_job()
+    return job.worker_name if job is not None else None
