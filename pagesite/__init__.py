@@ -12,6 +12,7 @@ from sqlalchemy import event, exc
 from werkzeug.exceptions import HTTPException
 
 from . import config, security
+from .edge import UploadRequest, is_api_request
 from .errors import ServiceError
 from .extensions import csrf, db, init_redis, migrate
 from .timeutil import isoformat
@@ -21,8 +22,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def create_app(test_config=None):
     app = Flask(__name__, instance_relative_config=True)
-    from .services.attachments import UploadRequest
-
     app.request_class = UploadRequest  # uploads stream straight into storage
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, test_config)
@@ -149,25 +148,22 @@ def _configure_blueprints(app):
 def _configure_error_handlers(app):
     from .api.problems import from_http_exception, from_service_error, problem
 
-    def wants_problem():
-        return request.path == "/api" or request.path.startswith("/api/")
-
     @app.errorhandler(ServiceError)
     def service_error(error):
-        if wants_problem():
+        if is_api_request():
             return from_service_error(error)
         return error.detail, error.status
 
     @app.errorhandler(HTTPException)
     def http_error(error):
-        if wants_problem():
+        if is_api_request():
             return from_http_exception(error)
         return error
 
     @app.errorhandler(redis.RedisError)
     def redis_error(error):
         app.logger.exception("Redis unavailable")
-        if wants_problem():
+        if is_api_request():
             return problem(503, "Service unavailable", "The job queue (Redis) is not answering; try again shortly.",
                            "service-unavailable")
         return "The job queue (Redis) is not answering; try again shortly.", 503
@@ -176,7 +172,7 @@ def _configure_error_handlers(app):
     def unexpected(error):
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
-        if wants_problem():
+        if is_api_request():
             return problem(500, "Internal server error", "Something went wrong on our side; it has been logged.",
                            "internal-error")
         return "Something went wrong on our side; it has been logged.", 500

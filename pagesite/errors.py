@@ -48,9 +48,9 @@ class Conflict(ServiceError):
     slug = "conflict"
 
 
-class PublishFailed(ServiceError):
-    """A synchronous publish reached the provider and the provider said no."""
+class ProviderBusy(ServiceError):
+    """The provider is at its limit of concurrent publishes; the work stays queued."""
 
-    status = 502
-    title = "Publishing failed"
-    slug = "publish-failed"
+    status = 503
+    title = "Provider busy"
+    slug = "provider-busy"

@@ -9,7 +9,11 @@
 from flask import current_app, g, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .edge import is_api_request
 
 from .services import auth
 
@@ -63,10 +67,6 @@ def _limit_body():
         request.max_content_length = min(SMALL_BODY, current_app.config["MAX_CONTENT_LENGTH"] or SMALL_BODY)
 
 
-def is_api_request():
-    return request.path == "/api" or request.path.startswith("/api/")
-
-
 def _bearer_token():
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
@@ -98,19 +98,14 @@ def _authenticate():
 
 
 def _authenticate_api():
-    from .api.problems import problem
-
     token = _bearer_token()
     record = auth.verify_token(token) if token else None
     if record is None:
         detail = ("The bearer token is not valid (revoked, or never issued)." if token else
                   "Send an API token: Authorization: Bearer <token>. Create one under Settings, or with "
                   "'flask --app wsgi token create NAME'.")
-        response = problem(401, "Unauthorized", detail, "unauthorized")
-        response.headers["WWW-Authenticate"] = (
-            'Bearer realm="pagesite", error="invalid_token"' if token else 'Bearer realm="pagesite"'
-        )
-        return response
+        challenge = WWWAuthenticate("bearer", {"realm": "pagesite", **({"error": "invalid_token"} if token else {})})
+        raise Unauthorized(detail, www_authenticate=challenge)  # a 401 problem, like every API error
     g.api_token = record
     g.user = record.user
     return None

@@ -77,6 +77,8 @@ def from_http_exception(error: HTTPException):
                            error.name.lower().replace(" ", "-"))
     if error.code == 405 and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
-    if getattr(error, "www_authenticate", None):
-        response.headers["WWW-Authenticate"] = ", ".join(str(value) for value in error.www_authenticate)
+    for challenge in getattr(error, "www_authenticate", None) or ():
+        # Parameters as quoted strings, as RFC 6750's examples write them.
+        params = ", ".join(f'{key}="{value}"' for key, value in challenge.parameters.items())
+        response.headers.add("WWW-Authenticate", f"{challenge.type.title()} {params}".strip())
     return response

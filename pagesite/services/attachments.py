@@ -7,8 +7,7 @@ import unicodedata
 from itertools import chain
 
 import filetype
-from flask import Request, current_app, send_file
-from werkzeug.utils import cached_property
+from flask import current_app, send_file
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -152,7 +151,7 @@ def upload(stream, filename, alt_text=""):
     storage = get_storage(current_app)
     chunks = chain([head], iter(lambda: stream.read(CHUNK_SIZE), b""))
     try:
-        # A request parsed by UploadRequest has already streamed the file into
+        # A request parsed by edge.UploadRequest has already streamed the file into
         # storage (and hashed it); anything else is copied in here.
         pending = storage.adopt(stream, max_bytes=limit) or storage.receive(chunks, max_bytes=limit)
     except LimitExceeded:
@@ -186,57 +185,6 @@ def upload(stream, filename, alt_text=""):
         storage.delete(key)
         raise
     return asset
-
-
-class UploadRequest(Request):
-    """Flask's request, with uploaded files written straight into storage.
-
-    Werkzeug would spool each file part to a temporary file elsewhere, which
-    ``upload`` then copies into storage: every byte written twice. Here the
-    parser writes into storage's own temporary area, hashing as it goes, and
-    ``upload`` adopts the file with a rename. Files nobody adopts are deleted
-    when the request closes.
-    """
-
-    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
-        return get_storage(current_app).incoming()
-
-    @cached_property
-    def stream(self):
-        return ReadAhead(Request.stream.fget(self))
-
-
-class ReadAhead:
-    """A request body read from the server a megabyte at a time.
-
-    Werkzeug's multipart parser reads 64 KiB at a time; gunicorn answers each
-    read from a read-ahead buffer that it copies on every call, so small reads
-    of a large body cost many times its size in copying.
-    """
-
-    def __init__(self, stream, chunk_size=CHUNK_SIZE):
-        self._stream = stream
-        self._chunk_size = chunk_size
-        self._buffer = b""
-        self._offset = 0
-
-    def read(self, size=-1):
-        if size is None or size < 0:
-            rest = self._buffer[self._offset:] + self._stream.read()
-            self._buffer, self._offset = b"", 0
-            return rest
-        if self._offset >= len(self._buffer):
-            if size >= self._chunk_size:
-                return self._stream.read(size)
-            self._buffer, self._offset = self._stream.read(self._chunk_size), 0
-        data = self._buffer[self._offset:self._offset + size]
-        self._offset += len(data)
-        return data
-
-    def close(self):
-        close = getattr(self._stream, "close", None)
-        if close:
-            close()
 
 
 def get_attachment(attachment_id):

@@ -2,12 +2,12 @@
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from flask import current_app
 
 from .. import heartbeats, queueing
-from ..errors import Conflict, NotFound, ServiceError, ValidationFailed
+from ..errors import Conflict, NotFound, ProviderBusy, ValidationFailed
 from ..extensions import db
 from ..models import SCHEDULE_STATUSES, Page, PageAttachment, Schedule
 from ..providers import resolve_name
@@ -15,12 +15,6 @@ from ..timeutil import isoformat, parse_aware, utcnow
 from . import publishing
 from .common import MAX_ID, collect_errors, get_or_404, paginate, parse_int
 from .pages import active_schedule, check_attachment_ids, clean_text, create_page
-
-
-class ProviderBusy(ServiceError):
-    status = 503
-    title = "Provider busy"
-    slug = "provider-busy"
 
 
 def _page_for(page_id):
@@ -185,7 +179,8 @@ def retry_schedule(schedule_id):
 def publish_now(provider, page_id):
     """Publish a page synchronously (through a schedule due now, so it shows in lists).
 
-    Returns the Attempt; raises PublishFailed (502) when the provider refused.
+    Returns the Attempt, whatever the provider answered (the API turns a refusal
+    into a 502); raises ProviderBusy when no provider slot is free.
     """
     resolved = resolve_name(provider)
     if resolved is None:
