@@ -6,8 +6,10 @@
 """
 
 import argparse
+import sys
 
 from pagesite import processes
+from pagesite.config import InvalidSetting
 
 
 def main(argv=None):
@@ -16,12 +18,15 @@ def main(argv=None):
     parser.add_argument("--burst", action="store_true", help="quit when there is nothing left to do")
     parser.add_argument("--processes", type=int, help="worker processes (all only)")
     args = parser.parse_args(argv)
-    if args.role == "work":
-        processes.run_worker(burst=args.burst)
-    elif args.role == "schedule":
-        processes.run_scheduler(burst=args.burst)
-    else:
-        processes.supervise(args.processes)
+    try:
+        if args.role == "work":
+            processes.run_worker(burst=args.burst)
+        elif args.role == "schedule":
+            processes.run_scheduler(burst=args.burst)
+        else:
+            processes.supervise(args.processes)
+    except InvalidSetting as e:
+        sys.exit(str(e))  # one line for the operator, no traceback
 
 
 if __name__ == "__main__":

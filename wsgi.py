@@ -1,5 +1,12 @@
 """The web process entry point: ``gunicorn wsgi:app``."""
 
-from pagesite import create_app
+import sys
 
-app = create_app()
+from pagesite import create_app
+from pagesite.config import InvalidSetting
+
+try:
+    app = create_app()
+except InvalidSetting as e:
+    print(e, file=sys.stderr)  # one line for the operator, no traceback
+    sys.exit(3)  # gunicorn's "worker failed to boot": it stops instead of restarting workers

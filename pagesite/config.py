@@ -6,6 +6,7 @@ as-is; pagesite's own settings come from ``PAGESITE_*`` through Flask's
 are parsed as JSON where they can be, so ``PAGESITE_MAX_ATTACHMENTS=6`` is an int).
 """
 
+import json
 import os
 
 MB = 1024 * 1024
@@ -23,7 +24,7 @@ DEFAULTS = {
     # Publishing
     "DEFAULT_PROVIDER": "stub",
     "PUBLISH_MAX_ATTEMPTS": 5,
-    "PUBLISH_TIMEOUT": 30,  # seconds a provider call may take before the job is killed
+    "PUBLISH_TIMEOUT": 30,  # seconds a provider call may take; then its outcome is unknown and it is retried
     "RETRY_BASE_SECONDS": 10,  # first backoff step; doubles each attempt, with jitter
     "RETRY_MAX_SECONDS": 3600,
     "PROVIDER_CONCURRENCY": 4,  # concurrent publishes per provider, across all workers
@@ -86,3 +87,87 @@ def load(app, test_config=None):
     # (see _ping_idle_connections); set it to ping before every use instead.
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     config["JSON_SORT_KEYS"] = False
+    check(config)
+
+
+class InvalidSetting(ValueError):
+    """A setting with a value pagesite cannot run with; the message is one line for the operator."""
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _at_least(minimum, whole=True, unit=""):
+    kind = "a whole number" if whole else "a number"
+    words = f"{kind}{unit} of at least {minimum}" if minimum else f"{kind}{unit} of 0 or more"
+    return (lambda v: (_whole(v) if whole else _number(v)) and v >= minimum), words
+
+
+def _above_zero(unit=" of seconds"):
+    return (lambda v: _number(v) and v > 0), f"a number{unit} greater than 0"
+
+
+def _one_of(*choices):
+    return (lambda v: v in choices), "one of " + ", ".join(choices)
+
+
+_NAME = (lambda v: isinstance(v, str) and v.strip() != ""), "a non-empty name"
+_PATH = (lambda v: v is None or (isinstance(v, str) and v != "")), "a path"
+_FLAG = (lambda v: isinstance(v, bool) or v in (0, 1)), "true or false"
+
+# What each PAGESITE_* setting must be: (test, the requirement in words).
+RULES = {
+    "UPLOAD_DIR": _PATH,
+    "ALLOWED_TYPES": (lambda v: isinstance(v, list) and v and all(t in DEFAULTS["ALLOWED_TYPES"] for t in v),
+                      "a JSON list of content types from " + ", ".join(DEFAULTS["ALLOWED_TYPES"])),
+    "MAX_IMAGE_BYTES": _at_least(1, unit=" of bytes"),
+    "MAX_VIDEO_BYTES": _at_least(1, unit=" of bytes"),
+    "MAX_IMAGE_PIXELS": _at_least(1),
+    "MAX_TEXT_LENGTH": _at_least(1),
+    "MAX_ATTACHMENTS": _at_least(0),
+    "DEFAULT_PROVIDER": _NAME,
+    "PUBLISH_MAX_ATTEMPTS": _at_least(1),
+    "PUBLISH_TIMEOUT": _above_zero(),
+    "RETRY_BASE_SECONDS": _above_zero(),
+    "RETRY_MAX_SECONDS": _above_zero(),
+    "PROVIDER_CONCURRENCY": _at_least(1),
+    "QUEUE": _NAME,
+    "SCHEDULER_INTERVAL": _above_zero(),
+    "RECONCILE_INTERVAL": _above_zero(),
+    "WORKER_PROCESSES": _at_least(1),
+    "HEARTBEAT_STALE_SECONDS": _above_zero(),
+    "HEARTBEAT_TTL": _above_zero(),
+    "HEARTBEAT_INTERVAL": _above_zero(),
+    "STUB_OUTBOX": _PATH,
+    "STUB_DELAY_MS": _at_least(0, whole=False, unit=" of milliseconds"),
+    "HTTPS": _FLAG,
+    "PROXY_FIX": _FLAG,
+    "WORKER_CLASS": _one_of("simple", "fork"),
+    "LOG_LEVEL": _one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+    "PER_PAGE_DEFAULT": _at_least(1),
+    "PER_PAGE_MAX": _at_least(1),
+}
+
+
+def check(config):
+    """Stop with one line naming the first setting that is wrong, what it must be, and what it got."""
+    env = os.environ.get("PAGESITE_ENV", "development")
+    if env not in ("development", "production"):
+        raise InvalidSetting(f'PAGESITE_ENV must be development or production, got "{env}"')
+    for name, (test, requirement) in RULES.items():
+        value = config.get(name)
+        if not test(value):
+            raw = os.environ.get(f"PAGESITE_{name}")
+            got = raw if raw is not None else json.dumps(value)
+            raise InvalidSetting(f'PAGESITE_{name} must be {requirement}, got "{got}"')
+    if config["PER_PAGE_DEFAULT"] > config["PER_PAGE_MAX"]:
+        raise InvalidSetting(f"PAGESITE_PER_PAGE_DEFAULT must be at most PAGESITE_PER_PAGE_MAX "
+                             f"({config['PER_PAGE_MAX']}), got \"{config['PER_PAGE_DEFAULT']}\"")
+    if config["RETRY_BASE_SECONDS"] > config["RETRY_MAX_SECONDS"]:
+        raise InvalidSetting(f"PAGESITE_RETRY_BASE_SECONDS must be at most PAGESITE_RETRY_MAX_SECONDS "
+                             f"({config['RETRY_MAX_SECONDS']}), got \"{config['RETRY_BASE_SECONDS']}\"")

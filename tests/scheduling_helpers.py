@@ -98,6 +98,41 @@ def wait_all(status, count, timeout=30):
     return time.monotonic() - started
 
 
+def pending_jobs(schedule_id):
+    """Publish jobs for ``schedule_id`` that Redis still holds: scheduled, queued or running."""
+    from rq.registry import StartedJobRegistry
+
+    from pagesite.extensions import get_redis
+
+    with in_app():
+        connection, queue, scheduler = get_redis(), queueing.get_queue(), queueing.get_scheduler()
+        held = {j.decode() for j in connection.zrange(scheduler.scheduled_jobs_key, 0, -1)}
+        held |= set(queue.job_ids) | set(StartedJobRegistry(queue=queue).get_job_ids())
+    return {job_id for job_id in held if job_id.startswith(f"publish-{schedule_id}-")}
+
+
+def wait_settled(schedule_id, timeout=10):
+    """Wait until nothing more is pending for ``schedule_id``: no retry waits, none runs."""
+    wait_until(lambda: not pending_jobs(schedule_id), timeout=timeout,
+               message=f"no job left for schedule {schedule_id} (still {pending_jobs(schedule_id)})")
+
+
+def wait_jobs_done(job_ids, timeout=10):
+    """Wait until RQ has run each of ``job_ids`` to its end."""
+    from rq.job import Job
+
+    from pagesite.extensions import get_redis
+
+    with in_app():
+        connection = get_redis()
+
+    def done():
+        return all(Job.fetch(job_id, connection=connection).get_status() in ("finished", "failed")
+                   for job_id in job_ids)
+
+    wait_until(done, timeout=timeout, message=f"jobs {job_ids} to run")
+
+
 def wait_ready(workers=1, scheduler=True, timeout=20):
     """Wait for heartbeats from ``workers`` worker processes (and the scheduler)."""
     from pagesite import heartbeats

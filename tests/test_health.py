@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("bind_app")
 
 @pytest.fixture
 def quick(app, monkeypatch):
-    """Call a process silent after 1.5 s (the default is 30 s)."""
+    """Call a process silent after 1.5 s (the default is 15 s)."""
     monkeypatch.setitem(app.config, "HEARTBEAT_STALE_SECONDS", 1.5)
     return app.test_client()  # /api/health needs no token
 
@@ -98,7 +98,7 @@ def test_status_command_prints_the_same_report(quick, app, processes):
     assert any(line.startswith("queue      ") for line in lines)
     assert not [line for line in lines if line.startswith("problem:")]
 
-    # The real command line, as an operator runs it (the default staleness, 30 s).
+    # The real command line, as an operator runs it (the default staleness, 15 s).
     real = subprocess.run([os.path.join(os.path.dirname(sys.executable), "flask"), "--app", "wsgi",
                            "pagesite", "status", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert real.returncode == 0, real.stdout + real.stderr

@@ -188,9 +188,8 @@ def test_supervisor_runs_the_configured_workers_and_restarts_a_dead_one(processe
     supervisor = processes.start(sys.executable, "worker.py",
                                  env={**FAST, "PAGESITE_WORKER_PROCESSES": "3"}, name="supervisor")
     wait_ready(3)
-    time.sleep(0.5)
-    workers = heartbeats.worker_ages(redis)
-    assert len(workers) == 3
+    workers = wait_until(lambda: (ages := heartbeats.worker_ages(redis)) and len(ages) == 3 and ages,
+                         message="three worker heartbeats")
     ids = add_schedules(10, text="Supervised")
     wait_all("published", 10, timeout=15)
 

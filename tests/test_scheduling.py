@@ -11,7 +11,8 @@ from pagesite import jobs, queueing
 
 from conftest import wait_until
 from scheduling_helpers import (
-    add_schedules, attempt_lines, get, in_app, logs_for, max_overlap, seconds, wait_all, wait_ready,
+    add_schedules, attempt_lines, get, in_app, logs_for, max_overlap, seconds, wait_all, wait_jobs_done, wait_ready,
+    wait_settled,
 )
 
 pytestmark = pytest.mark.usefixtures("bind_app")
@@ -205,7 +206,7 @@ def test_permanent_failure_fails_after_one_attempt(client, processes, outbox):
     start(processes)
     created = schedule_page(client, make_page(client, "Never [stub:fail]"))
     done = wait_status(created["id"], "failed", timeout=10)
-    time.sleep(0.5)  # nothing else happens afterwards
+    wait_settled(done.id)  # and nothing else will happen: no retry waits
     shown = client.get(f"/api/schedules/{done.id}").get_json()
     assert shown["status"] == "failed" and shown["attempts"] == 1
     assert "rejected by [stub:fail]" in shown["last_error"]
@@ -220,7 +221,7 @@ def test_retries_stop_at_the_maximum(client, processes, outbox, app):
     assert maximum == 5  # the default
     created = schedule_page(client, make_page(client, "The provider is [stub:down]"))
     done = wait_status(created["id"], "failed", timeout=20)
-    time.sleep(0.5)
+    wait_settled(done.id)  # no attempt beyond the maximum waits
     done = get(done.id)
     assert done.attempts == maximum and "[stub:down]" in done.last_error
     entries = logs_for(done.id)
@@ -262,7 +263,7 @@ def test_cancel_racing_the_due_time_never_reaches_the_provider(client, processes
         when = base + timedelta(seconds=0.4 * n)
         planned.append((schedule_page(client, make_page(client, f"Race {n}"), when)["id"], when, offset))
 
-    outcomes = {}
+    outcomes, late_jobs = {}, []
     for schedule_id, when, offset in planned:
         time.sleep(max(0.0, seconds(when - utcnow()) + offset))
         old_job = queueing.publish_job_id(get(schedule_id))
@@ -272,10 +273,11 @@ def test_cancel_racing_the_due_time_never_reaches_the_provider(client, processes
             # Its old job fires anyway (a scheduler moved it just before): still nothing.
             queue.push_job_id(old_job)
             queue.enqueue(queueing.PUBLISH, schedule_id, job_id=old_job + "-late")
+            late_jobs.append(old_job + "-late")
         else:
             assert response.status_code == 409, response.get_json()
 
-    time.sleep(1.0)
+    wait_jobs_done(late_jobs)  # the jobs that fired anyway have run (and must have done nothing)
     canceled = [s for s, code in outcomes.items() if code == 200]
     assert len(canceled) >= 3, outcomes  # the early cancels always win
     called = {r["schedule_id"] for r in outbox()}
@@ -293,7 +295,8 @@ def test_reschedule_moves_the_job_and_the_old_one_does_nothing(client, processes
     with in_app():
         scheduler, queue = queueing.get_scheduler(), queueing.get_queue()
     earlier = schedule_page(client, make_page(client, "Moved earlier"), utcnow() + timedelta(hours=1))
-    later = schedule_page(client, make_page(client, "Moved later"), utcnow() + timedelta(seconds=1))
+    old_later = utcnow() + timedelta(seconds=1)
+    later = schedule_page(client, make_page(client, "Moved later"), old_later)
     old_jobs = {s["id"]: queueing.publish_job_id(get(s["id"])) for s in (earlier, later)}
 
     new_times = {earlier["id"]: utcnow() + timedelta(seconds=1.5), later["id"]: utcnow() + timedelta(seconds=3)}
@@ -306,7 +309,9 @@ def test_reschedule_moves_the_job_and_the_old_one_does_nothing(client, processes
         assert abs(score - when.timestamp()) < 0.01
         queue.enqueue(queueing.PUBLISH, schedule_id, job_id=old_jobs[schedule_id])  # the old job fires anyway
 
-    time.sleep(2.2)  # past the old time of "later": it must still wait
+    # The old jobs have run and the old time of "later" has passed: it must still wait.
+    wait_jobs_done(list(old_jobs.values()))
+    wait_until(lambda: utcnow() > old_later + timedelta(seconds=0.5), message="the old time to pass")
     assert get(later["id"]).status == "queued"
     for schedule_id, when in new_times.items():
         done = wait_status(schedule_id, "published", timeout=10)

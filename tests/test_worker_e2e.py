@@ -1,7 +1,6 @@
 """End to end through HTTP only: upload -> page -> schedule -> published by a real worker."""
 
 import json
-import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
