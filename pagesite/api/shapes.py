@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Literal, Optional
 
 from flask import url_for
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
 from pydantic.functional_validators import PlainValidator
 from pydantic_core import PydanticCustomError
 from werkzeug.datastructures import FileStorage
@@ -26,7 +26,12 @@ from ..services.pages import page_status
 from ..timeutil import isoformat, parse_aware
 from .declare import OneOf, Setting, config_default, no_default
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+def _integral(value):
+    """2.0 is the whole number 2 in JSON (and in JSON Schema's "integer"); 2.5 is not."""
+    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 2**63 else value
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_integral)]
 
 
 # A time the API answers with: RFC 3339, always with an offset, in UTC.
