@@ -20,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def create_app(test_config=None):
-    app = Flask(__name__, instance_relative_config=True)
+    # PAGESITE_INSTANCE_PATH: where this process keeps its own files (default ./instance).
+    app = Flask(__name__, instance_relative_config=True, instance_path=os.environ.get("PAGESITE_INSTANCE_PATH"))
     from .services.attachments import UploadRequest
 
     app.request_class = UploadRequest  # uploads stream straight into storage

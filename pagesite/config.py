@@ -12,7 +12,13 @@ MB = 1024 * 1024
 
 DEFAULTS = {
     # Attachments
-    "UPLOAD_DIR": None,  # default: <instance>/uploads
+    "STORAGE": "local",  # where attachment bytes live: "local" (UPLOAD_DIR) or "s3"
+    "UPLOAD_DIR": None,  # default: <instance>/uploads; with S3, only scratch space for checks
+    "S3_BUCKET": None,
+    "S3_PREFIX": "",  # keys are stored under this prefix in the bucket
+    "S3_ENDPOINT_URL": None,  # for MinIO, Ceph, R2...; None is AWS
+    "S3_URL_EXPIRES": 60,  # seconds a presigned download URL stays valid
+    "S3_PART_SIZE": 8 * MB,  # multipart upload part size: memory per upload in flight
     "ALLOWED_TYPES": ["image/png", "image/jpeg", "image/gif", "image/webp", "video/mp4"],
     "MAX_IMAGE_BYTES": 10 * MB,
     "MAX_VIDEO_BYTES": 200 * MB,

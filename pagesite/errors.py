@@ -54,3 +54,11 @@ class PublishFailed(ServiceError):
     status = 502
     title = "Publishing failed"
     slug = "publish-failed"
+
+
+class Unavailable(ServiceError):
+    """Something pagesite depends on (the file store) is not answering; try again."""
+
+    status = 503
+    title = "Service unavailable"
+    slug = "service-unavailable"

@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
+from functools import partial
 from datetime import timedelta
 
 from flask import current_app
@@ -99,7 +100,8 @@ def _read_claimed(schedule_id, provider):
     rows = db.session.execute(
         select(Schedule.page_id, Schedule.attempts, Schedule.attempt_limit, Page.text,
                AttachmentAsset.id.label("attachment_id"), AttachmentAsset.storage_key,
-               AttachmentAsset.content_type, AttachmentAsset.alt_text, AttachmentAsset.filename)
+               AttachmentAsset.content_type, AttachmentAsset.alt_text, AttachmentAsset.filename,
+               AttachmentAsset.size_bytes)
         .join(Page, Page.id == Schedule.page_id)
         .outerjoin(PageAttachment, PageAttachment.page_id == Page.id)
         .outerjoin(AttachmentAsset, AttachmentAsset.id == PageAttachment.attachment_id)
@@ -109,8 +111,8 @@ def _read_claimed(schedule_id, provider):
     first = rows[0]
     storage = get_storage(current_app)
     attachments = tuple(
-        AttachmentData(id=r.attachment_id, path=storage.path(r.storage_key), content_type=r.content_type,
-                       alt_text=r.alt_text, filename=r.filename)
+        AttachmentData(id=r.attachment_id, content_type=r.content_type, alt_text=r.alt_text,
+                       filename=r.filename, size=r.size_bytes, opener=partial(storage.open, r.storage_key))
         for r in rows if r.attachment_id is not None
     )
     claimed = Claimed(id=schedule_id, page_id=first.page_id, provider=provider, attempt=first.attempts,
