@@ -12,7 +12,7 @@ aborted: no object, no parts left behind.
 
 import hashlib
 import os
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import boto3
 from botocore.config import Config
@@ -91,6 +91,7 @@ class S3Storage:
                     Bucket=self.bucket, Key=name, UploadId=upload_id, PartNumber=len(parts) + 1, Body=part
                 )
                 parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
+                part = None  # let it go before the next one is read: one part in memory
                 part = next_part()
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=name, UploadId=upload_id, MultipartUpload={"Parts": parts}
@@ -123,6 +124,12 @@ class S3Storage:
             params["ResponseContentDisposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
         return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=int(expires))
 
+    @property
+    def origin(self):
+        """scheme://host[:port] that presigned URLs point at (for the page's CSP)."""
+        parts = urlsplit(self.url("origin", 60))
+        return f"{parts.scheme}://{parts.netloc}"
+
     def exists(self, key):
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._object(key))
@@ -144,12 +151,11 @@ def _missing(error):
 
 
 def _read_exactly(stream, size):
-    """Up to ``size`` bytes: short only at the end of the stream."""
-    chunks, wanted = [], size
-    while wanted:
-        chunk = stream.read(min(wanted, 1024 * 1024))
+    """Up to ``size`` bytes, in one buffer (no second copy): short only at the end of the stream."""
+    buffer = bytearray()
+    while len(buffer) < size:
+        chunk = stream.read(min(size - len(buffer), 1024 * 1024))
         if not chunk:
             break
-        chunks.append(chunk)
-        wanted -= len(chunk)
-    return b"".join(chunks)
+        buffer += chunk
+    return buffer
