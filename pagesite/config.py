@@ -30,6 +30,7 @@ DEFAULTS = {
     "DEFAULT_PROVIDER": "stub",
     "PUBLISH_MAX_ATTEMPTS": 5,
     "PUBLISH_TIMEOUT": 30,  # seconds a provider call may take before the job is killed
+    "PUBLISH_NOW_WAIT": 10,  # publish-now answers 202 after this long (well inside the web server's timeout)
     "RETRY_BASE_SECONDS": 10,  # first backoff step; doubles each attempt, with jitter
     "RETRY_MAX_SECONDS": 3600,
     "PROVIDER_CONCURRENCY": 4,  # concurrent publishes per provider, across all workers

@@ -470,14 +470,18 @@ def paths(config):
         "/api/providers/{name}/publish": {
             "post": json_operation(
                 "publishNow", "Providers", "Publish a page now",
-                "Publishes synchronously, through a schedule due now (so it shows in the lists). When the "
-                "provider fails, the answer is a 502 problem with the failed attempt and the schedule, which "
-                "says whether it will be retried.",
+                "Publishes through a schedule due now (so it shows in the lists), waiting for the outcome "
+                "for at most `PUBLISH_NOW_WAIT` seconds. When the provider fails, the answer is a 502 problem "
+                "with the failed attempt and the schedule, which says whether it will be retried. When the "
+                "publish is still under way, the answer is 202 with the schedule and a `Location` to poll.",
                 parameters=[{"name": "name", "in": "path", "required": True, "schema": string(minLength=1),
                              "description": "A provider name, or `default`."}],
                 body=json_body(obj({"page_id": page_id_field}, closed=False), "The page to publish."),
                 responses_=responses(
                     created(ref("Published"), "Published."),
+                    ok(ref("Schedule"), "Still publishing (a slow provider); poll `Location` for the outcome.",
+                       "202", headers={"Location": {"description": "The schedule to poll.",
+                                                    "schema": string(format="uri-reference")}}),
                     problem(404, "No provider with this name."),
                     problem(409, "The page already has a live schedule for this provider; "
                                  "`schedule_id` names it."),

@@ -143,6 +143,11 @@ def list_providers():
 def publish_now(name):
     body = json_body()
     attempt = schedules.publish_now(name, body.get("page_id"))
+    if attempt.outcome == "publishing":  # still under way: poll the schedule
+        response = jsonify(out.schedule(attempt.schedule))
+        response.status_code = 202
+        response.headers["Location"] = url_for(".get_schedule", schedule_id=attempt.schedule_id)
+        return response
     entry = out.publish_log(attempt.log) if attempt.log else None
     if attempt.outcome in ("published",):
         return created({"publish_log": entry, "schedule": out.schedule(attempt.schedule, with_page=False)},

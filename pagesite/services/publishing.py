@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -246,6 +247,45 @@ def publish_schedule(schedule_id, claimed_by=None):
             slots.release(token)
 
 
+def publish_within(schedule_id, claimed_by, wait_seconds):
+    """Publish now, but answer within ``wait_seconds``: the Attempt if it ended
+    by then, else Attempt("publishing") while it carries on in the background.
+
+    The publish runs in a thread of its own that keeps a heartbeat under
+    ``claimed_by``: if this process dies mid-publish, the reconciler sees the
+    silence and hands the schedule to a worker (same idempotency key). A
+    provider slot that stays busy is left to a worker too (outcome ``busy``).
+    """
+    app = current_app._get_current_object()
+    config = app.config
+    finished = threading.Event()
+    outcome = {}
+
+    def run():
+        try:
+            with app.app_context():
+                connection = get_redis()
+                with heartbeats.beating(connection, claimed_by, heartbeats.ttl(config), heartbeats.interval(config)):
+                    attempt = publish_schedule(schedule_id, claimed_by=claimed_by)
+                if attempt.outcome == "busy":
+                    jobs.dispatch(db.session.get(Schedule, schedule_id))
+                # Ids only: the log row belongs to this thread's session.
+                outcome.update(outcome=attempt.outcome, log_id=attempt.log.id if attempt.log else None)
+        except BaseException as e:
+            outcome["error"] = e
+            log.exception("publish-now of schedule %s failed", schedule_id)
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, name=f"publish-now-{schedule_id}", daemon=True).start()
+    if not finished.wait(wait_seconds):
+        return Attempt("publishing", schedule_id)
+    if "error" in outcome:
+        raise outcome["error"]
+    entry = db.session.get(PublishLog, outcome["log_id"]) if outcome["log_id"] else None
+    return Attempt(outcome["outcome"], schedule_id, entry)
+
+
 def _lost(schedule, now):
     """Record an attempt whose worker vanished, and queue it again (same key)."""
     attempt = schedule.attempts
@@ -285,11 +325,12 @@ def reconcile(batch=5000):
     connection = get_redis()
     now = utcnow()
     hard_limit = timedelta(seconds=jobs.job_timeout(config) + 5)
-    # A worker whose heartbeat mark has expired has been silent for a whole TTL.
+    # A worker (or a web process publishing now) whose heartbeat mark has
+    # expired has been silent for a whole TTL.
     dead_after = timedelta(seconds=heartbeats.ttl(config))
 
-    def dead(worker_id):
-        return worker_id.startswith("worker:") and not heartbeats.worker_alive(connection, worker_id)
+    def dead(claimer_id):
+        return not heartbeats.claimer_alive(connection, claimer_id)
 
     rescued = 0
     for schedule in db.session.scalars(select(Schedule).where(Schedule.status == "publishing")).all():
