@@ -11,7 +11,7 @@ from flask import Flask, request
 from sqlalchemy import event, exc
 from werkzeug.exceptions import HTTPException
 
-from . import config, security
+from . import config, metrics, security
 from .errors import ServiceError
 from .extensions import csrf, db, init_redis, migrate
 from .timeutil import isoformat
@@ -27,6 +27,7 @@ def create_app(test_config=None):
     app.request_class = UploadRequest  # uploads stream straight into storage
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, test_config)
+    metrics.configure(app)
     _ensure_secret_key(app)
     _configure_logging(app)
     _configure_extensions(app)
@@ -145,6 +146,7 @@ def _configure_blueprints(app):
     from .web import bp as web_bp
 
     app.register_blueprint(web_bp)
+    app.register_blueprint(metrics.bp)
 
 
 def _configure_error_handlers(app):

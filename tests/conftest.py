@@ -34,6 +34,7 @@ def _configure_environment(tmp_root):
         "PAGESITE_RETRY_BASE_SECONDS": "0.2",
         "PAGESITE_RETRY_MAX_SECONDS": "2",
         "PAGESITE_PUBLISH_TIMEOUT": "5",
+        "PROMETHEUS_MULTIPROC_DIR": f"{tmp_root}/metrics",
     }
     os.environ.update(env)
     return env

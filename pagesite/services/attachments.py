@@ -12,6 +12,7 @@ from werkzeug.wsgi import wrap_file
 from PIL import Image
 from sqlalchemy import func, select
 
+from .. import metrics
 from ..errors import NotFound, TooLarge, Unavailable, ValidationFailed
 from ..extensions import db
 from ..models import AttachmentAsset
@@ -154,6 +155,23 @@ def _spool(stream, head, storage, limit):
 
 
 def upload(stream, filename, alt_text=""):
+    """Store an uploaded file and return its AttachmentAsset (see ``_upload``)."""
+    try:
+        asset = _upload(stream, filename, alt_text)
+    except TooLarge:
+        metrics.upload_finished("too_large")
+        raise
+    except ValidationFailed:
+        metrics.upload_finished("refused")
+        raise
+    except BaseException:
+        metrics.upload_finished("failed")
+        raise
+    metrics.upload_finished("stored")
+    return asset
+
+
+def _upload(stream, filename, alt_text):
     """Store an uploaded file and return its AttachmentAsset.
 
     ``stream`` is read in chunks and never held in memory whole. The type is

@@ -22,7 +22,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from .. import heartbeats, jobs
+from .. import heartbeats, jobs, metrics
 from ..extensions import db, get_redis
 from ..limits import ProviderSlots, free_dead_holders
 from ..models import AttachmentAsset, Page, PageAttachment, PublishLog, Schedule
@@ -185,6 +185,7 @@ def _finish(claimed, result, error, duration_ms):
               "duration_ms": duration_ms, "error": entry.error}
     db.session.commit()  # expires the log row: it reloads only if a caller reads it
     log.info(json.dumps(record))
+    metrics.publish_finished(claimed.provider, outcome, duration_ms)
     if outcome == "retrying":
         schedule = db.session.get(Schedule, claimed.id)
         if schedule is not None and schedule.status == "queued":
@@ -234,6 +235,7 @@ def publish_schedule(schedule_id, claimed_by=None):
         # and ends the read, before the (slow) provider call.
         claimed, page = _read_claimed(schedule_id, provider_name)
         db.session.commit()
+        metrics.publish_claimed(provider_name, (utcnow() - found.scheduled_at).total_seconds())
         provider = get_provider(provider_name)
         # The slot is freed when the provider call ends, not when we stop
         # waiting for it: a call that timed out still counts against the limit.
@@ -313,6 +315,7 @@ def _lost(schedule, now):
     db.session.commit()
     log.info(json.dumps({"event": "publish_lost", "schedule_id": schedule.id, "attempt": attempt,
                          "requeued": retry}))
+    metrics.publish_finished(schedule.provider, "lost")
     if retry:
         db.session.refresh(schedule)
         jobs.dispatch(schedule)  # at once, rather than a grace period later
