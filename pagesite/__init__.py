@@ -11,7 +11,7 @@ from flask import Flask, request
 from sqlalchemy import event, exc
 from werkzeug.exceptions import HTTPException
 
-from . import config, security
+from . import config, metrics, security
 from .edge import UploadRequest, is_api_request
 from .errors import ServiceError
 from .extensions import csrf, db, init_redis, migrate
@@ -21,10 +21,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def create_app(test_config=None):
-    app = Flask(__name__, instance_relative_config=True)
+    # PAGESITE_INSTANCE_PATH: where this process keeps its own files (default ./instance).
+    app = Flask(__name__, instance_relative_config=True, instance_path=os.environ.get("PAGESITE_INSTANCE_PATH"))
     app.request_class = UploadRequest  # uploads stream straight into storage
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, test_config)
+    metrics.configure(app)
     _ensure_secret_key(app)
     _configure_logging(app)
     _configure_extensions(app)
@@ -143,6 +145,7 @@ def _configure_blueprints(app):
     from .web import bp as web_bp
 
     app.register_blueprint(web_bp)
+    app.register_blueprint(metrics.bp)
 
 
 def _configure_error_handlers(app):

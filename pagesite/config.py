@@ -13,7 +13,13 @@ MB = 1024 * 1024
 
 DEFAULTS = {
     # Attachments
-    "UPLOAD_DIR": None,  # default: <instance>/uploads
+    "STORAGE": "local",  # where attachment bytes live: "local" (UPLOAD_DIR) or "s3"
+    "UPLOAD_DIR": None,  # default: <instance>/uploads; with S3, only scratch space for checks
+    "S3_BUCKET": None,
+    "S3_PREFIX": "",  # keys are stored under this prefix in the bucket
+    "S3_ENDPOINT_URL": None,  # for MinIO, Ceph, R2...; None is AWS
+    "S3_URL_EXPIRES": 60,  # seconds a presigned download URL stays valid
+    "S3_PART_SIZE": 8 * MB,  # multipart upload part size: memory per upload in flight
     "ALLOWED_TYPES": ["image/png", "image/jpeg", "image/gif", "image/webp", "video/mp4"],
     "MAX_IMAGE_BYTES": 10 * MB,
     "MAX_VIDEO_BYTES": 200 * MB,
@@ -25,6 +31,7 @@ DEFAULTS = {
     "DEFAULT_PROVIDER": "stub",
     "PUBLISH_MAX_ATTEMPTS": 5,
     "PUBLISH_TIMEOUT": 30,  # seconds a provider call may take; then its outcome is unknown and it is retried
+    "PUBLISH_NOW_WAIT": 10,  # publish-now answers 202 after this long (well inside the web server's timeout)
     "RETRY_BASE_SECONDS": 10,  # first backoff step; doubles each attempt, with jitter
     "RETRY_MAX_SECONDS": 3600,
     "PROVIDER_CONCURRENCY": 4,  # concurrent publishes per provider, across all workers
@@ -122,7 +129,14 @@ _FLAG = (lambda v: isinstance(v, bool) or v in (0, 1)), "true or false"
 
 # What each PAGESITE_* setting must be: (test, the requirement in words).
 RULES = {
+    "STORAGE": _one_of("local", "s3"),
     "UPLOAD_DIR": _PATH,
+    "S3_BUCKET": (lambda v: v is None or (isinstance(v, str) and len(v) >= 3), "a bucket name"),
+    "S3_PREFIX": (lambda v: isinstance(v, str), "a key prefix (may be empty)"),
+    "S3_ENDPOINT_URL": (lambda v: v is None or (isinstance(v, str) and v.startswith(("http://", "https://"))),
+                        "an http:// or https:// URL"),
+    "S3_URL_EXPIRES": _at_least(1, unit=" of seconds"),
+    "S3_PART_SIZE": _at_least(5 * MB, unit=" of bytes"),
     "ALLOWED_TYPES": (lambda v: isinstance(v, list) and v and all(t in DEFAULTS["ALLOWED_TYPES"] for t in v),
                       "a JSON list of content types from " + ", ".join(DEFAULTS["ALLOWED_TYPES"])),
     "MAX_IMAGE_BYTES": _at_least(1, unit=" of bytes"),
@@ -133,6 +147,7 @@ RULES = {
     "DEFAULT_PROVIDER": _NAME,
     "PUBLISH_MAX_ATTEMPTS": _at_least(1),
     "PUBLISH_TIMEOUT": _above_zero(),
+    "PUBLISH_NOW_WAIT": _above_zero(),
     "RETRY_BASE_SECONDS": _above_zero(),
     "RETRY_MAX_SECONDS": _above_zero(),
     "PROVIDER_CONCURRENCY": _at_least(1),

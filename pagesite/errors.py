@@ -54,3 +54,11 @@ class ProviderBusy(ServiceError):
     status = 503
     title = "Provider busy"
     slug = "provider-busy"
+
+
+class Unavailable(ServiceError):
+    """Something pagesite depends on (the file store) is not answering; try again."""
+
+    status = 503
+    title = "Service unavailable"
+    slug = "service-unavailable"

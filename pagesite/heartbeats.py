@@ -6,14 +6,18 @@ its process has been silent for at least the TTL: the reconciler treats the
 claims of such a worker as abandoned.
 """
 
+import contextlib
 import os
 import socket
+import threading
 import time
 import uuid
 
 PREFIX = "pagesite:heartbeat:"
 WORKER_PREFIX = PREFIX + "worker:"
 SCHEDULER_KEY = PREFIX + "scheduler"
+# A web process beats only while it publishes (publish-now), under its claim id.
+PUBLISHER_PREFIX = PREFIX + "publisher:"
 TTL = 15  # default PAGESITE_HEARTBEAT_TTL: a mark outlives its writer by this much
 INTERVAL = 1.0  # default PAGESITE_HEARTBEAT_INTERVAL: how often a live process rewrites it
 
@@ -47,6 +51,44 @@ def beat_scheduler(connection, ttl=TTL):
 
 def worker_alive(connection, worker_id):
     return bool(connection.exists(WORKER_PREFIX + worker_id))
+
+
+def claimer_alive(connection, claimer_id):
+    """Whether whoever claimed a schedule still beats: a worker, or a web process publishing now.
+    Anyone else (a CLI, a test) is never declared dead by its silence."""
+    if claimer_id.startswith("worker:"):
+        return worker_alive(connection, claimer_id)
+    if claimer_id.startswith("web:"):
+        return bool(connection.exists(PUBLISHER_PREFIX + claimer_id))
+    return True
+
+
+@contextlib.contextmanager
+def beating(connection, claimer_id, ttl=TTL, every=INTERVAL):
+    """Keep ``claimer_id``'s mark alive while the block runs (a web process's
+    publish-now), so its claim is rescued within a TTL if the process dies."""
+    key = PUBLISHER_PREFIX + claimer_id
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(every):
+            try:
+                connection.set(key, time.time(), px=_ms(ttl))
+            except Exception:  # Redis away for a moment: the next beat may get through
+                pass
+
+    connection.set(key, time.time(), px=_ms(ttl))  # before the claim, so it never names a silent claimer
+    thread = threading.Thread(target=beat, daemon=True, name="publish-heartbeat")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        try:
+            connection.delete(key)
+        except Exception:
+            pass
 
 
 def worker_ages(connection):

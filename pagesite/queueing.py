@@ -10,6 +10,7 @@ pass and a second scheduler all name the same job, and the claim in
 
 import logging
 import time
+import uuid
 
 import redis
 from flask import current_app
@@ -29,14 +30,42 @@ RECONCILE_JOB_ID = "pagesite-reconcile"
 LIVE_STATUSES = {b"scheduled", b"queued", b"started", b"deferred"}
 
 
+# Extend the pass lock only while we still own it; release only our own.
+_EXTEND_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+_RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
 class PagesiteScheduler(Scheduler):
-    """rq-scheduler, with sub-second job times and a heartbeat of our own.
+    """rq-scheduler, with sub-second job times, a heartbeat of our own, and a
+    pass lock that a dead scheduler cannot hold for long.
 
     Upstream rounds job times and "now" down to whole seconds, which lets a job
     run up to a second early or late; we keep the fraction on both sides.
+    Upstream's lock has no owner and lasts interval + 10 s, so a scheduler
+    killed mid-pass stalls its replacement that long, and a pass longer than
+    that lets a second scheduler in. Ours names its owner, lasts a few seconds
+    and is extended while the pass runs; a pass that lost it stops.
     """
 
     heartbeat_ttl = heartbeats.TTL
+
+    @property
+    def lock_ms(self):
+        return int(max(3.0, 2 * float(self._interval)) * 1000)
+
+    def acquire_lock(self):
+        self._lock_token = uuid.uuid4().hex
+        self._lock_acquired = bool(self.connection.set(self.scheduler_lock_key, self._lock_token,
+                                                       px=self.lock_ms, nx=True))
+        return self._lock_acquired
+
+    def _still_locked(self):
+        return bool(self.connection.eval(_EXTEND_LOCK, 1, self.scheduler_lock_key, self._lock_token, self.lock_ms))
+
+    def remove_lock(self):
+        if self._lock_acquired:
+            self.connection.eval(_RELEASE_LOCK, 1, self.scheduler_lock_key, self._lock_token)
+            self._lock_acquired = False
 
     def enqueue_at(self, scheduled_time, func, *args, **kwargs):
         job = super().enqueue_at(scheduled_time, func, *args, **kwargs)
@@ -63,7 +92,16 @@ class PagesiteScheduler(Scheduler):
         # without persistence): it is what brings every other job back.
         if RECONCILE_JOB_ID not in self:
             register_reconciler(self)
-        return super().enqueue_jobs()
+        due = self.get_jobs_to_queue()
+        extended = time.monotonic()
+        for job in due:
+            if time.monotonic() - extended > self.lock_ms / 3000:
+                if not self._still_locked():
+                    log.warning("scheduler pass lost its lock; the scheduler holding it carries on")
+                    break
+                extended = time.monotonic()
+            self.enqueue_job(job)
+        return due
 
 
 def job_timeout(config=None):

@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .edge import is_api_request
 
 from .services import auth
+from .storage import get_storage
 
 limiter = Limiter(key_func=get_remote_address)
 
@@ -26,8 +27,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data: blob:",
-    "media-src 'self' blob:",
+    "img-src 'self' data: blob:{files}",
+    "media-src 'self' blob:{files}",
     "connect-src 'self'",
     "object-src 'none'",
     "base-uri 'none'",
@@ -84,7 +85,7 @@ def _authenticate():
     endpoint = request.endpoint or ""
     if endpoint in PUBLIC_ENDPOINTS or endpoint == "static" or endpoint.endswith(".static"):
         return None
-    if is_api_request():
+    if is_api_request() or endpoint == "metrics.metrics":  # a scraper sends an API token
         return _authenticate_api()
     if not _users_exist():
         return _redirect(url_for("auth.setup"))
@@ -120,9 +121,20 @@ def _redirect(location):
     return redirect(location)
 
 
+def _content_security_policy():
+    """The policy, letting images and videos load from object storage's origin
+    (attachments are served by redirects to presigned URLs there)."""
+    policy = current_app.extensions.get("pagesite_csp")
+    if policy is None:
+        origin = getattr(get_storage(current_app), "origin", None)
+        policy = CONTENT_SECURITY_POLICY.format(files=f" {origin}" if origin else "")
+        current_app.extensions["pagesite_csp"] = policy
+    return policy
+
+
 def _security_headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("Content-Security-Policy", _content_security_policy())
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")

@@ -34,6 +34,7 @@ def _configure_environment(tmp_root):
         "PAGESITE_RETRY_BASE_SECONDS": "0.2",
         "PAGESITE_RETRY_MAX_SECONDS": "2",
         "PAGESITE_PUBLISH_TIMEOUT": "5",
+        "PROMETHEUS_MULTIPROC_DIR": f"{tmp_root}/metrics",
     }
     os.environ.update(env)
     return env
@@ -60,9 +61,40 @@ def _require_services(env):
             engine.dispose()
 
 
+S3_BUCKET = "pagesite-test"
+
+
 @pytest.fixture(scope="session")
-def test_env(tmp_path_factory):
+def s3_endpoint():
+    """A real S3 HTTP endpoint (moto's standalone server) on 127.0.0.1, with a private bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    os.environ.update(AWS_ACCESS_KEY_ID="test-access-key", AWS_SECRET_ACCESS_KEY="test-secret-key",
+                      AWS_DEFAULT_REGION="us-east-1")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket=S3_BUCKET)
+    yield url
+    server.stop()
+
+
+def s3_settings(endpoint, prefix="attachments"):
+    """Environment for a process that keeps attachments in the test bucket."""
+    return {"PAGESITE_STORAGE": "s3", "PAGESITE_S3_BUCKET": S3_BUCKET, "PAGESITE_S3_PREFIX": prefix,
+            "PAGESITE_S3_ENDPOINT_URL": endpoint}
+
+
+@pytest.fixture(scope="session")
+def test_env(tmp_path_factory, request):
     env = _configure_environment(str(tmp_path_factory.mktemp("pagesite")))
+    # PAGESITE_TEST_STORAGE=s3 runs the whole suite with attachments in S3.
+    if os.environ.get("PAGESITE_TEST_STORAGE", "local") == "s3":
+        settings = s3_settings(request.getfixturevalue("s3_endpoint"))
+        os.environ.update(settings)
+        env.update(settings)
     _require_services(env)
     return env
 

@@ -1,7 +1,9 @@
 """Small builders for test data: real image and video bytes."""
 
 import io
+import os
 import struct
+import urllib.request
 
 from PIL import Image
 
@@ -37,3 +39,30 @@ def mp4_bytes(payload_size=1024):
     box = struct.pack(">I", 8 + len(ftyp)) + b"ftyp" + ftyp
     mdat = struct.pack(">I", 8 + payload_size) + b"mdat" + b"\0" * payload_size
     return box + mdat
+
+
+def fetch_served(client, url):
+    """(status, bytes, headers) of an attachment URL, following a redirect to object storage."""
+    response = client.get(url)
+    if response.status_code != 302:
+        if response.status_code == 200:  # streamed by us: never run as a page
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+        return response.status_code, response.data, response.headers
+    assert response.headers["Cache-Control"] == "private, no-store"
+    with urllib.request.urlopen(response.headers["Location"], timeout=10) as answer:
+        return answer.status, answer.read(), answer.headers
+
+
+def stored_keys(app):
+    """Every key storage holds (objects in the bucket, or files under the upload directory)."""
+    from pagesite.storage import get_storage
+
+    storage = get_storage(app)
+    if hasattr(storage, "bucket"):
+        listing = storage.client.list_objects_v2(Bucket=storage.bucket, Prefix=storage.prefix)
+        return sorted(item["Key"] for item in listing.get("Contents", []))
+    return sorted(
+        os.path.relpath(os.path.join(folder, name), storage.root)
+        for folder, _dirs, names in os.walk(storage.root) if not folder.startswith(storage.temp_dir)
+        for name in names
+    )

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from helpers import gif_bytes, jpeg_bytes, mp4_bytes, png_bytes, webp_bytes
+from helpers import fetch_served, gif_bytes, jpeg_bytes, mp4_bytes, png_bytes, stored_keys, webp_bytes
+from pagesite.storage import get_storage
 
 
 def upload(client, data, filename="file.bin", alt_text=None, content_type="application/octet-stream"):
@@ -34,11 +35,10 @@ def test_upload_each_allowed_type(client, app, make, content_type):
     assert response.headers["Location"].endswith(f"/api/attachment/{body['id']}")
     if content_type.startswith("image/"):
         assert body["width"] and body["height"]
-    served = client.get(body["url"])
-    assert served.status_code == 200
-    assert served.data == data
-    assert served.headers["Content-Type"] == content_type
-    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    status, served, headers = fetch_served(client, body["url"])
+    assert status == 200
+    assert served == data
+    assert headers["Content-Type"] == content_type
 
 
 def test_image_dimensions_are_read_from_the_bytes(client):
@@ -60,10 +60,10 @@ def test_stored_under_generated_key_not_client_name(client, app):
     with app.app_context():
         asset = db.session.get(AttachmentAsset, body["id"])
         assert "passwd" not in asset.storage_key
-        assert os.path.exists(os.path.join(app.config["UPLOAD_DIR"], asset.storage_key))
+        assert get_storage(app).exists(asset.storage_key)
     assert body["filename"] == "passwd.png"
     # No temporary file is left behind.
-    assert os.listdir(os.path.join(app.config["UPLOAD_DIR"], ".incoming")) == []
+    assert os.listdir(get_storage(app).temp_dir) == []
 
 
 def test_missing_file_is_422(client):
@@ -105,6 +105,7 @@ def test_bytes_that_lie_about_being_an_image_are_422(client):
 
 
 def test_image_over_limit_is_413_and_leaves_nothing(client, app):
+    before = stored_keys(app)
     app.config["MAX_IMAGE_BYTES"] = 1000
     try:
         response = upload(client, png_bytes(300, 300, color=None) + b"\0" * 2000, "big.png")
@@ -113,7 +114,8 @@ def test_image_over_limit_is_413_and_leaves_nothing(client, app):
     assert response.status_code == 413
     assert response.mimetype == "application/problem+json"
     assert "at most" in response.json["errors"]["file"][0]
-    assert os.listdir(os.path.join(app.config["UPLOAD_DIR"], ".incoming")) == []
+    assert os.listdir(get_storage(app).temp_dir) == []
+    assert stored_keys(app) == before
 
 
 def test_video_limit_is_separate_from_image_limit(client, app):
@@ -161,7 +163,7 @@ def test_missing_bytes_are_a_404_problem_not_a_500(client, app):
 
     with app.app_context():
         key = db.session.get(AttachmentAsset, body["id"]).storage_key
-    os.unlink(os.path.join(app.config["UPLOAD_DIR"], key))
+        get_storage(app).delete(key)
     response = client.get(body["url"])
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"

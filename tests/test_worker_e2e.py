@@ -1,5 +1,6 @@
 """End to end through HTTP only: upload -> page -> schedule -> published by a real worker."""
 
+import hashlib
 import json
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -44,8 +45,9 @@ def test_upload_page_schedule_published(processes, outbox, api_token):
     processes.scheduler()
     processes.worker()
 
-    status, asset = multipart(web.url + "/api/attachment", "cat.png", png_bytes(), {"alt_text": "A cat"}, api_token)
-    assert status == 201
+    image = png_bytes()
+    status, asset = multipart(web.url + "/api/attachment", "cat.png", image, {"alt_text": "A cat"}, api_token)
+    assert status == 201 and asset["sha256"] == hashlib.sha256(image).hexdigest()
     status, page = http("POST", web.url + "/api/pages", {"text": "Hello world", "attachment_ids": [asset["id"]]}, api_token)
     assert status == 201 and page["status"] == "draft"
 
@@ -72,3 +74,5 @@ def test_upload_page_schedule_published(processes, outbox, api_token):
     assert [(r["idempotency_key"], r["outcome"], r["attachment_ids"]) for r in records] == [
         (done["idempotency_key"], "published", [asset["id"]])
     ]
+    # The worker read the very bytes that were uploaded, through storage.
+    assert records[0]["attachments"] == [{"id": asset["id"], "sha256": asset["sha256"]}]

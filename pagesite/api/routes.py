@@ -169,18 +169,29 @@ def list_providers():
 
 @bp.post("/providers/<name>/publish")
 @endpoint("publishNow", "Providers", "Publish a page now",
-          "Publishes synchronously, through a schedule due now (so it shows in the lists), and answers with the "
-          "attempt, its schedule nested under `schedule`. When the provider fails, the answer is a 502 problem "
-          "with the failed attempt (`publish_log`) and the schedule, which says whether it will be retried.",
+          "Publishes through a schedule due now (so it shows in the lists), waiting for the outcome for at most "
+          "`PUBLISH_NOW_WAIT` seconds, and answers with the attempt, its schedule nested under `schedule`. When "
+          "the provider fails, the answer is a 502 problem with the failed attempt (`publish_log`) and the "
+          "schedule, which says whether it will be retried. When the publish is still under way (a slow "
+          "provider), the answer is 202 with the schedule and a `Location` to poll.",
           body=s.PublishRequest, response=s.Published, status=201, errors=[
               Problem(404, "No provider with this name."),
               CONFLICT,
               Problem(502, "The provider refused or failed.", "PublishFailedProblem"),
               Problem(503, "The provider is at its limit of concurrent publishes (the page stays queued, "
                            "`schedule_id` names its schedule), or Redis is not answering."),
-          ], location=lambda log: url_for(".get_schedule", schedule_id=log.schedule_id))
+          ], location=lambda log: url_for(".get_schedule", schedule_id=log.schedule_id),
+          responses={"202": {"description": "Still publishing; poll `Location` for the outcome.",
+                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Schedule"}}},
+                             "headers": {"Location": {"description": "The schedule to poll.",
+                                                      "schema": {"type": "string", "format": "uri-reference"}}}}})
 def publish_now(name, body):
     attempt = schedules.publish_now(name, body.page_id)
+    if attempt.outcome == "publishing":  # still under way (a slow provider): poll the schedule
+        response = render(s.Schedule, attempt.schedule)
+        response.status_code = 202
+        response.headers["Location"] = url_for(".get_schedule", schedule_id=attempt.schedule_id)
+        return response
     if attempt.outcome == "published":
         return attempt.log
     detail = attempt.log.error if attempt.log else "The schedule could not be claimed."

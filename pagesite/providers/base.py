@@ -1,6 +1,8 @@
 """What a publishing destination must implement."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 
 class ProviderError(Exception):
@@ -21,11 +23,18 @@ class PermanentError(ProviderError):
 
 @dataclass(frozen=True)
 class AttachmentData:
+    """An attachment as the provider sees it; its bytes come from ``open()``
+    (a binary stream from storage, wherever storage is), closed by the caller."""
+
     id: int
-    path: str
     content_type: str
     alt_text: str
     filename: str
+    size: int
+    opener: Callable[[], BinaryIO] = field(repr=False, compare=False)
+
+    def open(self):
+        return self.opener()
 
 
 @dataclass(frozen=True)

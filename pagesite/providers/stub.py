@@ -23,6 +23,7 @@ under an exclusive ``flock`` on the outbox.
 """
 
 import fcntl
+import hashlib
 import json
 import os
 import time
@@ -92,6 +93,8 @@ class StubProvider(Provider):
             "schedule_id": schedule_id,
             "attempt": attempt,
             "attachment_ids": [a.id for a in attachments],
+            # Read through storage like a real provider, so tests can check the bytes arrived.
+            "attachments": [{"id": a.id, "sha256": _sha256(a)} for a in attachments],
             "text_length": len(page.text),
         }
         fd = os.open(self.outbox_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -125,6 +128,17 @@ class StubProvider(Provider):
             raise error
         external_id = record["external_id"]
         return PublishResult(external_id=external_id, url=f"https://stub.pagesite.invalid/posts/{external_id}")
+
+
+def _sha256(attachment):
+    digest = hashlib.sha256()
+    try:
+        with attachment.open() as stream:
+            for chunk in iter(lambda: stream.read(1024 * 1024), b""):
+                digest.update(chunk)
+    except Exception as e:  # storage unreachable or the bytes gone: like a failed media upload
+        raise TransientError(f"stub: could not read attachment {attachment.id}: {e}") from e
+    return digest.hexdigest()
 
 
 def read_outbox(path):

@@ -1,20 +1,21 @@
 """Receiving, checking and describing attachments."""
 
-import os
 import re
-import tempfile
 import unicodedata
 from itertools import chain
+from urllib.parse import quote
 
 import filetype
-from flask import current_app, send_file
+from flask import current_app, redirect, request
+from werkzeug.wsgi import wrap_file
 from PIL import Image
 from sqlalchemy import func, select
 
-from ..errors import NotFound, TooLarge, ValidationFailed
+from .. import metrics
+from ..errors import NotFound, TooLarge, Unavailable, ValidationFailed
 from ..extensions import db
 from ..models import AttachmentAsset
-from ..storage import CHUNK_SIZE, LimitExceeded, get_storage
+from ..storage import CHUNK_SIZE, IncomingFile, LimitExceeded, NotStored, StorageError, get_storage
 from .common import get_or_404, is_unicode_text, paginate
 
 SNIFF_BYTES = 8192
@@ -68,12 +69,13 @@ def check_alt_text(alt_text):
     return alt_text
 
 
-def _image_size(path, content_type):
+def _image_size(spool, content_type):
     """(width, height) of a decodable image, or a 422 for bytes that lie."""
     max_pixels = current_app.config["MAX_IMAGE_PIXELS"]
     label = content_type.split("/")[1].upper()
+    spool.seek(0)
     try:
-        with Image.open(path, formats=[PILLOW_FORMATS[content_type]]) as image:
+        with Image.open(spool, formats=[PILLOW_FORMATS[content_type]]) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise ValidationFailed.single(
@@ -96,20 +98,21 @@ def _image_size(path, content_type):
 GPS_IFD = 0x8825
 
 
-def _strip_location(pending, content_type):
+def _strip_location(spool, content_type, storage):
     """Remove a photo's location (EXIF GPS, and XMP that carries GPS), keeping the
     rest of its EXIF (orientation) and its colour profile.
 
-    Returns True when the file was rewritten. JPEGs keep their original
-    quantisation tables, so the picture is not visibly recompressed.
+    Returns a new scratch file with the rewritten image, or None when there was
+    nothing to remove. JPEGs keep their original quantisation tables, so the
+    picture is not visibly recompressed.
     """
-    path = pending.temp_path
-    with Image.open(path, formats=[PILLOW_FORMATS[content_type]]) as image:
+    spool.seek(0)
+    with Image.open(spool, formats=[PILLOW_FORMATS[content_type]]) as image:
         exif = image.getexif()
         xmp = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp") or b""
         xmp_has_location = b"GPS" in (xmp.encode() if isinstance(xmp, str) else xmp)
         if GPS_IFD not in exif and not xmp_has_location:
-            return False
+            return None
         exif.pop(GPS_IFD, None)  # XMP is not passed on to the new file at all
         options = {"exif": exif.tobytes()}
         if image.info.get("icc_profile"):
@@ -118,23 +121,63 @@ def _strip_location(pending, content_type):
             options.update(quality="keep", subsampling="keep")
         elif content_type == "image/webp":
             options.update(quality=95, lossless=bool(image.info.get("lossless")))
-        fd, rewritten = tempfile.mkstemp(dir=os.path.dirname(path))
-        os.close(fd)
+        rewritten = storage.incoming()
         try:
             image.save(rewritten, PILLOW_FORMATS[content_type], **options)
         except BaseException:
-            os.unlink(rewritten)
+            rewritten.close()
             raise
-    os.replace(rewritten, path)
-    pending.rehash()
-    return True
+    return rewritten
+
+
+def _spool(stream, head, storage, limit):
+    """The upload as a scratch file: the request parser's own, or a copy of ``stream``.
+
+    Raises LimitExceeded (and keeps nothing) past ``limit``."""
+    if isinstance(stream, IncomingFile):
+        if stream.size > limit:
+            stream.close()
+            raise LimitExceeded(stream.size)
+        return stream
+    spool = storage.incoming()
+    try:
+        size = 0
+        for chunk in chain([head], iter(lambda: stream.read(CHUNK_SIZE), b"")):
+            size += len(chunk)
+            if size > limit:
+                raise LimitExceeded(size)
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
 
 
 def upload(stream, filename, alt_text=""):
+    """Store an uploaded file and return its AttachmentAsset (see ``_upload``)."""
+    try:
+        asset = _upload(stream, filename, alt_text)
+    except TooLarge:
+        metrics.upload_finished("too_large")
+        raise
+    except ValidationFailed:
+        metrics.upload_finished("refused")
+        raise
+    except BaseException:
+        metrics.upload_finished("failed")
+        raise
+    metrics.upload_finished("stored")
+    return asset
+
+
+def _upload(stream, filename, alt_text):
     """Store an uploaded file and return its AttachmentAsset.
 
     ``stream`` is read in chunks and never held in memory whole. The type is
     decided by the bytes, never by the name or the client's content type.
+    The bytes are checked on local scratch disk first (type, pixels, location
+    removed), then saved to storage; the row is committed only once storage
+    holds them durably, and a failure at any step leaves neither.
     """
     alt_text = check_alt_text(alt_text)
     allowed = current_app.config["ALLOWED_TYPES"]
@@ -149,30 +192,37 @@ def upload(stream, filename, alt_text=""):
 
     limit = size_limit(content_type)
     storage = get_storage(current_app)
-    chunks = chain([head], iter(lambda: stream.read(CHUNK_SIZE), b""))
     try:
-        # A request parsed by edge.UploadRequest has already streamed the file into
-        # storage (and hashed it); anything else is copied in here.
-        pending = storage.adopt(stream, max_bytes=limit) or storage.receive(chunks, max_bytes=limit)
+        # A request parsed by edge.UploadRequest has already streamed the file onto
+        # scratch disk (and hashed it); anything else is copied there here.
+        spool = _spool(stream, head, storage, limit)
     except LimitExceeded:
         kind = "Videos" if content_type.startswith("video/") else "Images"
         raise TooLarge({"file": [f"{kind} may be at most {_human(limit)}."]}) from None
     try:
         width = height = None
         if content_type.startswith("image/"):
-            width, height = _image_size(pending.temp_path, content_type)
+            width, height = _image_size(spool, content_type)
             if content_type != "image/gif":
-                _strip_location(pending, content_type)
-        key = pending.commit(EXTENSIONS.get(content_type, ""))
+                rewritten = _strip_location(spool, content_type, storage)
+                if rewritten is not None:
+                    spool.close()
+                    spool = rewritten
+        spool.seek(0)
+        try:
+            stored = storage.save(spool, EXTENSIONS.get(content_type, ""))
+        except StorageError:
+            current_app.logger.exception("storing an upload failed")
+            raise Unavailable("The file could not be stored just now; try the upload again shortly.") from None
     finally:
-        pending.discard()
+        spool.close()
 
     asset = AttachmentAsset(
         filename=sanitise_filename(filename),
         content_type=content_type,
-        size_bytes=pending.size,
-        sha256=pending.sha256,
-        storage_key=key,
+        size_bytes=stored.size,
+        sha256=stored.sha256,
+        storage_key=stored.key,
         alt_text=alt_text,
         width=width,
         height=height,
@@ -182,7 +232,7 @@ def upload(stream, filename, alt_text=""):
         db.session.commit()
     except Exception:
         db.session.rollback()
-        storage.delete(key)
+        storage.delete(stored.key)
         raise
     return asset
 
@@ -204,22 +254,47 @@ def describe(attachment_id, alt_text):
     return asset
 
 
-def file_path(asset):
-    return get_storage(current_app).path(asset.storage_key)
-
-
-def exists_on_disk(asset):
-    return os.path.exists(file_path(asset))
-
-
 def send(asset):
-    """The attachment's bytes as a response that no browser will run as a page."""
-    if not exists_on_disk(asset):
-        raise NotFound(f"The bytes of attachment {asset.id} are missing from storage.")
-    response = send_file(
-        file_path(asset), mimetype=asset.content_type, download_name=asset.filename,
-        conditional=True, etag=asset.sha256, max_age=3600,
+    """The attachment's bytes as a response that no browser will run as a page.
+
+    From an object store, a redirect to a presigned URL that expires in
+    seconds (the bytes never pass through the web process); from a local
+    directory, the bytes streamed, with ranges for video seeking."""
+    storage = get_storage(current_app)
+    missing = NotFound(f"The bytes of attachment {asset.id} are missing from storage.")
+    try:
+        url = storage.url(asset.storage_key, current_app.config["S3_URL_EXPIRES"],
+                          filename=asset.filename, content_type=asset.content_type)
+        if url is not None:
+            if not storage.exists(asset.storage_key):
+                raise missing
+            response = redirect(url, 302)
+            # Never cache the redirect longer than the URL lives.
+            response.headers["Cache-Control"] = "private, no-store"
+            return response
+        stream = storage.open(asset.storage_key)
+    except NotStored:
+        raise missing from None
+    except StorageError:
+        current_app.logger.exception("reading attachment %s failed", asset.id)
+        raise Unavailable("The file store is not answering; try again shortly.") from None
+    response = current_app.response_class(
+        wrap_file(request.environ, stream), mimetype=asset.content_type, direct_passthrough=True
     )
+    response.headers.set("Content-Disposition", "inline", **_filename_parameters(asset.filename))
+    response.set_etag(asset.sha256)
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    response = response.make_conditional(request, accept_ranges=True, complete_length=asset.size_bytes)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+def _filename_parameters(name):
+    try:
+        name.encode("ascii")
+        return {"filename": name}
+    except UnicodeEncodeError:
+        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+        return {"filename": simple, "filename*": f"UTF-8''{quote(name, safe='!#$&+-.^_`|~')}"}

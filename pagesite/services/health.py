@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from .. import heartbeats, queueing
 from ..extensions import db, get_redis
-from ..models import Schedule
+from ..models import PublishLog, Schedule
 from ..timeutil import isoformat, utcnow
 
 
@@ -70,3 +70,10 @@ def report():
     details["checked_at"] = isoformat(utcnow())
     return not problems, details
 
+
+
+def recent_failures(limit=10):
+    """The latest failed publish attempts, newest first (for the status page)."""
+    return db.session.scalars(
+        select(PublishLog).where(PublishLog.status == "failed").order_by(PublishLog.id.desc()).limit(limit)
+    ).all()

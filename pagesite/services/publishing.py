@@ -11,16 +11,18 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
+from functools import partial
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
 
-from .. import heartbeats, queueing
+from .. import heartbeats, metrics, queueing
 from ..extensions import db, get_redis
 from ..limits import ProviderSlots, free_dead_holders
 from ..models import AttachmentAsset, Page, PageAttachment, PublishLog, Schedule
@@ -99,7 +101,8 @@ def _read_claimed(schedule_id, provider):
     rows = db.session.execute(
         select(Schedule.page_id, Schedule.attempts, Schedule.attempt_limit, Page.text,
                AttachmentAsset.id.label("attachment_id"), AttachmentAsset.storage_key,
-               AttachmentAsset.content_type, AttachmentAsset.alt_text, AttachmentAsset.filename)
+               AttachmentAsset.content_type, AttachmentAsset.alt_text, AttachmentAsset.filename,
+               AttachmentAsset.size_bytes)
         .join(Page, Page.id == Schedule.page_id)
         .outerjoin(PageAttachment, PageAttachment.page_id == Page.id)
         .outerjoin(AttachmentAsset, AttachmentAsset.id == PageAttachment.attachment_id)
@@ -109,8 +112,8 @@ def _read_claimed(schedule_id, provider):
     first = rows[0]
     storage = get_storage(current_app)
     attachments = tuple(
-        AttachmentData(id=r.attachment_id, path=storage.path(r.storage_key), content_type=r.content_type,
-                       alt_text=r.alt_text, filename=r.filename)
+        AttachmentData(id=r.attachment_id, content_type=r.content_type, alt_text=r.alt_text,
+                       filename=r.filename, size=r.size_bytes, opener=partial(storage.open, r.storage_key))
         for r in rows if r.attachment_id is not None
     )
     claimed = Claimed(id=schedule_id, page_id=first.page_id, provider=provider, attempt=first.attempts,
@@ -182,6 +185,7 @@ def _finish(claimed, result, error, duration_ms):
               "duration_ms": duration_ms, "error": entry.error}
     db.session.commit()  # expires the log row: it reloads only if a caller reads it
     log.info(json.dumps(record))
+    metrics.publish_finished(claimed.provider, outcome, duration_ms)
     if outcome == "retrying":
         schedule = db.session.get(Schedule, claimed.id)
         if schedule is not None and schedule.status == "queued":
@@ -231,6 +235,7 @@ def publish_schedule(schedule_id, claimed_by=None):
         # and ends the read, before the (slow) provider call.
         claimed, page = _read_claimed(schedule_id, provider_name)
         db.session.commit()
+        metrics.publish_claimed(provider_name, (utcnow() - found.scheduled_at).total_seconds())
         provider = get_provider(provider_name)
         # The slot is freed when the provider call ends, not when we stop
         # waiting for it: a call that timed out still counts against the limit.
@@ -242,6 +247,45 @@ def publish_schedule(schedule_id, claimed_by=None):
     finally:
         if not slot_handed_over:
             slots.release(token)
+
+
+def publish_within(schedule_id, claimed_by, wait_seconds):
+    """Publish now, but answer within ``wait_seconds``: the Attempt if it ended
+    by then, else Attempt("publishing") while it carries on in the background.
+
+    The publish runs in a thread of its own that keeps a heartbeat under
+    ``claimed_by``: if this process dies mid-publish, the reconciler sees the
+    silence and hands the schedule to a worker (same idempotency key). A
+    provider slot that stays busy is left to a worker too (outcome ``busy``).
+    """
+    app = current_app._get_current_object()
+    config = app.config
+    finished = threading.Event()
+    outcome = {}
+
+    def run():
+        try:
+            with app.app_context():
+                connection = get_redis()
+                with heartbeats.beating(connection, claimed_by, heartbeats.ttl(config), heartbeats.interval(config)):
+                    attempt = publish_schedule(schedule_id, claimed_by=claimed_by)
+                if attempt.outcome == "busy":
+                    queueing.dispatch(db.session.get(Schedule, schedule_id))
+                # Ids only: the log row belongs to this thread's session.
+                outcome.update(outcome=attempt.outcome, log_id=attempt.log.id if attempt.log else None)
+        except BaseException as e:
+            outcome["error"] = e
+            log.exception("publish-now of schedule %s failed", schedule_id)
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, name=f"publish-now-{schedule_id}", daemon=True).start()
+    if not finished.wait(wait_seconds):
+        return Attempt("publishing", schedule_id)
+    if "error" in outcome:
+        raise outcome["error"]
+    entry = db.session.get(PublishLog, outcome["log_id"]) if outcome["log_id"] else None
+    return Attempt(outcome["outcome"], schedule_id, entry)
 
 
 def _lost(schedule, now):
@@ -271,6 +315,7 @@ def _lost(schedule, now):
     db.session.commit()
     log.info(json.dumps({"event": "publish_lost", "schedule_id": schedule.id, "attempt": attempt,
                          "requeued": retry}))
+    metrics.publish_finished(schedule.provider, "lost")
     if retry:
         db.session.refresh(schedule)
         queueing.dispatch(schedule)  # at once, rather than a grace period later
@@ -283,11 +328,12 @@ def reconcile(batch=5000):
     connection = get_redis()
     now = utcnow()
     hard_limit = timedelta(seconds=queueing.job_timeout(config) + 5)
-    # A worker whose heartbeat mark has expired has been silent for a whole TTL.
+    # A worker (or a web process publishing now) whose heartbeat mark has
+    # expired has been silent for a whole TTL.
     dead_after = timedelta(seconds=heartbeats.ttl(config))
 
-    def dead(worker_id):
-        return worker_id.startswith("worker:") and not heartbeats.worker_alive(connection, worker_id)
+    def dead(claimer_id):
+        return not heartbeats.claimer_alive(connection, claimer_id)
 
     rescued = 0
     for schedule in db.session.scalars(select(Schedule).where(Schedule.status == "publishing")).all():

@@ -177,19 +177,22 @@ def retry_schedule(schedule_id):
 
 
 def publish_now(provider, page_id):
-    """Publish a page synchronously (through a schedule due now, so it shows in lists).
+    """Publish a page now (through a schedule due now, so it shows in lists),
+    waiting at most PUBLISH_NOW_WAIT seconds for the outcome.
 
     Returns the Attempt, whatever the provider answered (the API turns a refusal
-    into a 502); raises ProviderBusy when no provider slot is free.
+    into a 502), or ``publishing`` when it is still under way (it carries on,
+    and a worker takes over if this process dies); raises ProviderBusy when no
+    provider slot is free (a worker then publishes it).
     """
     resolved = resolve_name(provider)
     if resolved is None:
         raise NotFound(f"No provider named {provider!r}.")
     page = _page_for(page_id)
     schedule = _insert(page, resolved, utcnow())
-    attempt = publishing.publish_schedule(schedule.id, claimed_by=heartbeats.process_id("web"))
+    attempt = publishing.publish_within(schedule.id, heartbeats.process_id("web"),
+                                        current_app.config["PUBLISH_NOW_WAIT"])
     if attempt.outcome == "busy":
-        queueing.dispatch(schedule)
         raise ProviderBusy(f"{resolved} is at its limit of concurrent publishes; the page is queued and will "
                            "be published by the worker shortly.", schedule_id=schedule.id)
     return attempt

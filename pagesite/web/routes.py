@@ -5,7 +5,7 @@ from flask import current_app, redirect, render_template, request, url_for
 from ..errors import NotFound, ValidationFailed
 from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES
 from ..security import large_body
-from ..services import attachments, pages, schedules
+from ..services import attachments, health, pages, schedules
 from ..timeutil import isoformat
 from . import bp
 from .errors import is_htmx
@@ -199,3 +199,12 @@ def page_detail(page_id):
     if is_htmx():
         return render_template("web/_page_region.html", **context)
     return render_template("web/page.html", **context)
+
+
+# Status
+
+@bp.get("/status")
+def status():
+    healthy, details = health.report()
+    context = dict(healthy=healthy, details=details, failures=health.recent_failures())
+    return render_template("web/_status_region.html" if is_htmx() else "web/status.html", **context)
