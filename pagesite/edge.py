@@ -8,8 +8,9 @@ from .storage import CHUNK_SIZE, get_storage
 
 
 def is_api_request():
-    """Under /api: authenticated by bearer token, answered with JSON and problem+json."""
-    return request.path == "/api" or request.path.startswith("/api/")
+    """Under /api (and /metrics, which scrapers read): authenticated by bearer token,
+    answered with JSON and problem+json."""
+    return request.path in ("/api", "/metrics") or request.path.startswith("/api/")
 
 
 class UploadRequest(Request):

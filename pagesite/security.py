@@ -85,7 +85,7 @@ def _authenticate():
     endpoint = request.endpoint or ""
     if endpoint in PUBLIC_ENDPOINTS or endpoint == "static" or endpoint.endswith(".static"):
         return None
-    if is_api_request() or endpoint == "metrics.metrics":  # a scraper sends an API token
+    if is_api_request():  # API clients and metrics scrapers send an API token
         return _authenticate_api()
     if not _users_exist():
         return _redirect(url_for("auth.setup"))

@@ -3,9 +3,11 @@
 import re
 import urllib.request
 
+import pytest
+
 from conftest import wait_until
 from helpers import png_bytes
-from scheduling_helpers import add_schedules, bind_app, wait_all, wait_ready  # noqa: F401
+from scheduling_helpers import add_schedules, wait_all, wait_ready
 from test_worker_e2e import multipart
 
 
@@ -28,6 +30,9 @@ def scrape(url, token):
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.headers["Content-Type"].startswith("text/plain")
         return response.read().decode()
+
+
+pytestmark = pytest.mark.usefixtures("bind_app")
 
 
 def test_metrics_need_an_api_token(anon, client):

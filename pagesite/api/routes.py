@@ -8,7 +8,7 @@ from ..security import large_body
 from ..services import attachments, health, pages, schedules
 from . import bp
 from . import shapes as s
-from .declare import NOT_FOUND, QUEUE_DOWN, Problem, endpoint
+from .declare import NOT_FOUND, QUEUE_DOWN, Problem, endpoint, render
 from .problems import problem, document
 
 CONFLICT = Problem(409, "The page already has a live schedule for this provider; `schedule_id` names it.")
