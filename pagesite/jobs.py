@@ -202,6 +202,16 @@ def job_statuses(job_ids, connection=None):
     }
 
 
+def is_waiting(job_id, status, connection=None):
+    """Whether a "queued" job is really on the queue, or a "scheduled" one in
+    the scheduler's set (a worker that died right after taking a job off the
+    queue leaves it "queued" in neither)."""
+    connection = connection or get_redis()
+    if status == "scheduled":
+        return connection.zscore(PagesiteScheduler.scheduled_jobs_key, job_id) is not None
+    return connection.lpos(get_queue(connection).key, job_id) is not None
+
+
 def _app():
     """The app a job runs in: the current one (tests, sync calls) or one per worker process."""
     global _worker_app
