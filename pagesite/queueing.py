@@ -205,3 +205,13 @@ def job_statuses(job_ids, connection=None):
         for job_id, (status, worker) in zip(job_ids, pipe.execute())
         if status in LIVE_STATUSES
     }
+
+
+def is_waiting(job_id, status, connection=None):
+    """Whether a "queued" job is really on the queue, or a "scheduled" one in
+    the scheduler's set (a worker that died right after taking a job off the
+    queue leaves it "queued" in neither)."""
+    connection = connection or get_redis()
+    if status == "scheduled":
+        return connection.zscore(PagesiteScheduler.scheduled_jobs_key, job_id) is not None
+    return connection.lpos(get_queue(connection).key, job_id) is not None

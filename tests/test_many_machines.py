@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from conftest import s3_settings, wait_until
 from helpers import jpeg_bytes, png_bytes
+from scheduling_helpers import FAST, bind_app, published_once, status_counts  # noqa: F401 (bind_app: autouse)
 from test_worker_e2e import http, multipart
 
 
@@ -61,8 +62,6 @@ def test_two_hosts_publish_500_schedules_once_each_when_one_loses_its_worker(pro
     """Two independent "hosts", each with its own instance folder, web, scheduler
     and worker, against one database, one Redis and one bucket. Schedules are
     created through both; one host's worker is killed mid-run."""
-    from scheduling_helpers import FAST, published_once, status_counts
-
     hosts = []
     for name in ("host-a", "host-b"):
         env = {**host(tmp_path, name, s3_endpoint), **FAST, "PAGESITE_PROVIDER_CONCURRENCY": "8"}
@@ -74,7 +73,8 @@ def test_two_hosts_publish_500_schedules_once_each_when_one_loses_its_worker(pro
     attachments = {}
     for n, (_, web, _) in enumerate(hosts):
         data = png_bytes(10 + n, 10)
-        status, asset = multipart(web.url + "/api/attachment", f"host{n}.png", data, {"alt_text": "x"}, api_token)
+        status, asset = multipart(web.url + "/api/attachment", f"host{n}.png", data, {"alt_text": "x"}, api_token,
+                                  timeout=60)  # the first upload loads boto3 in a process still starting
         assert status == 201
         attachments[asset["id"]] = hashlib.sha256(data).hexdigest()
 
@@ -84,17 +84,17 @@ def test_two_hosts_publish_500_schedules_once_each_when_one_loses_its_worker(pro
         body = {"text": f"Two hosts #{n}"}
         if n % 50 == 0:  # some with the other host's attachment
             body["attachment_ids"] = [list(attachments)[(n // 50 + 1) % 2]]
-        status, page = http("POST", web.url + "/api/pages", body, api_token)
+        status, page = http("POST", web.url + "/api/pages", body, api_token, timeout=60)
         assert status == 201, page
         when = datetime.now(timezone.utc) + timedelta(seconds=1)
         status, schedule = http("POST", web.url + "/api/schedules",
-                                {"page_id": page["id"], "scheduled_at": when.isoformat()}, api_token)
+                                {"page_id": page["id"], "scheduled_at": when.isoformat()}, api_token, timeout=60)
         assert status == 201, schedule
         ids.append(schedule["id"])
         if n == 250:
             processes.kill(hosts[0][2])  # host A's worker dies mid-run; A's web and scheduler carry on
 
-    wait_until(lambda: status_counts().get("published", 0) == 500, timeout=120, interval=0.2,
+    wait_until(lambda: status_counts().get("published", 0) == 500, timeout=300, interval=0.2,
                message=f"500 schedules published (now {status_counts()})")
     records = outbox()
     counts = published_once(records)

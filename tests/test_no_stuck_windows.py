@@ -222,3 +222,32 @@ def test_redis_restarted_empty(processes, outbox, api_token, own_redis):
     print(f"all published {time.monotonic() - restarted - not_due_for:.1f} s after Redis came back empty "
           "(or after they were due)")
     assert_published_once(ids, outbox())
+
+
+def test_worker_killed_right_after_taking_the_job_off_the_queue(processes, outbox):
+    """RQ moves a job from the queue to its intermediate list, then marks it
+    started: a worker that dies in between leaves a job "queued" in no queue,
+    which RQ's own maintenance finds only after 10 minutes."""
+    from rq.job import JobStatus
+
+    from pagesite import jobs
+    from pagesite.extensions import get_redis
+
+    processes.scheduler(env=PRODUCTION)
+    processes.worker(env=PRODUCTION)
+    wait_ready(1)
+    [schedule_id] = add_schedules(1, text="Taken and dropped", dispatch=False)
+    with in_app():
+        connection = get_redis()
+        queue = jobs.get_queue(connection)
+        # Exactly what the dead worker leaves: the job saved as queued, its id
+        # in the intermediate list, not on the queue.
+        job = queue.create_job(jobs.PUBLISH, args=(schedule_id,), job_id=jobs.publish_job_id(get(schedule_id)),
+                               status=JobStatus.QUEUED)
+        job.save()
+        connection.rpush(queue.intermediate_queue_key, job.id)
+    dropped = time.monotonic()
+
+    wait_all("published", 1, timeout=BOUND)
+    print(f"published {time.monotonic() - dropped:.1f} s after its job was dropped")
+    assert_published_once([schedule_id], outbox())

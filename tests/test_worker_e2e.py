@@ -9,7 +9,7 @@ from helpers import png_bytes
 from conftest import wait_until
 
 
-def http(method, url, body=None, token=None):
+def http(method, url, body=None, token=None, timeout=10):
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     if token:
@@ -17,13 +17,13 @@ def http(method, url, body=None, token=None):
     if body is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"null")
 
 
-def multipart(url, filename, data, fields, token):
+def multipart(url, filename, data, fields, token, timeout=10):
     boundary = "pagesite-test-boundary"
     parts = []
     for name, value in fields.items():
@@ -36,7 +36,7 @@ def multipart(url, filename, data, fields, token):
     request = urllib.request.Request(url, data=b"".join(parts), method="POST")
     request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
     request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.status, json.loads(response.read())
 
 

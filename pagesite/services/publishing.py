@@ -357,13 +357,22 @@ def reconcile(batch=5000):
     db.session.commit()
     job_ids = [queueing.publish_job_id(s) for s in due]
     live = queueing.job_statuses(job_ids, connection)
+    # A job still "queued" or "scheduled" long after its time may be in no list
+    # at all: its worker died between taking it off the queue and starting it.
+    stranded_after = grace + timedelta(seconds=heartbeats.ttl(config))
+    looked = 0
     requeued = 0
     for schedule, job_id in zip(due, job_ids):
         status, worker = live.get(job_id, (None, ""))
         # A job "started" on a queued schedule whose worker is dead (or that
         # started long ago) lost its worker before the claim, for instance
         # while it waited for a provider slot.
-        if status is None or (status == "started" and (dead(worker) or now - schedule.scheduled_at > hard_limit)):
+        lost = status is None or (status == "started" and (dead(worker) or now - schedule.scheduled_at > hard_limit))
+        if not lost and status in ("queued", "scheduled") and now - schedule.scheduled_at > stranded_after \
+                and looked < 100:  # each look scans the queue: a few per pass
+            looked += 1
+            lost = not queueing.is_waiting(job_id, status, connection)
+        if lost:
             queueing.enqueue_now(schedule, connection)
             requeued += 1
     if rescued or requeued or freed:
