@@ -144,8 +144,8 @@ def field_errors(error: ValidationError):
 # Declaring an endpoint.
 
 @dataclass(frozen=True)
-class Problem:
-    """A problem response an endpoint may give."""
+class ProblemResponse:
+    """A problem response an endpoint may give (its body is the ``shapes.Problem`` named by ``schema``)."""
 
     status: int
     description: str
@@ -254,17 +254,17 @@ def _content(model_name, media=JSON):
     return {media: {"schema": ref(model_name)}}
 
 
-UNAUTHORIZED = Problem(401, "No valid bearer token was sent.", headers={
+UNAUTHORIZED = ProblemResponse(401, "No valid bearer token was sent.", headers={
     "WWW-Authenticate": {"description": "The scheme to authenticate with.",
                          "schema": {"type": "string", "pattern": "^Bearer"}},
 })
-BAD_JSON = Problem(400, "The body is not valid JSON.")
-NOT_JSON = Problem(415, "The body is not sent as application/json.")
-INVALID = Problem(422, "A field is wrong; `errors` names each field and what is wrong with it.",
+BAD_JSON = ProblemResponse(400, "The body is not valid JSON.")
+NOT_JSON = ProblemResponse(415, "The body is not sent as application/json.")
+INVALID = ProblemResponse(422, "A field is wrong; `errors` names each field and what is wrong with it.",
                   "ValidationProblem")
-TOO_LARGE = Problem(413, "The request is larger than this server accepts.", "ValidationProblem")
-NOT_FOUND = Problem(404, "No such resource.")
-QUEUE_DOWN = Problem(503, "The job queue (Redis) is not answering; try again shortly.")
+TOO_LARGE = ProblemResponse(413, "The request is larger than this server accepts.", "ValidationProblem")
+NOT_FOUND = ProblemResponse(404, "No such resource.")
+QUEUE_DOWN = ProblemResponse(503, "The job queue (Redis) is not answering; try again shortly.")
 
 
 def _path(rule):
@@ -307,9 +307,9 @@ def _operation(op, rule, config, defs):
                               "content": _content(op.body.__name__)}
         problems += [BAD_JSON, TOO_LARGE, NOT_JSON, INVALID]
     if op.form is not None:
+        encoding = {"file": {"contentType": "application/octet-stream"}}
         doc["requestBody"] = {"required": True, "description": op.form.__doc__.strip().splitlines()[0],
-                              "content": {MULTIPART: {"schema": ref(op.form.__name__),
-                                                      "encoding": {"file": {"contentType": "application/octet-stream"}}}}}
+                              "content": {MULTIPART: {"schema": ref(op.form.__name__), "encoding": encoding}}}
         problems += [INVALID, TOO_LARGE]
     if op.query is not None:
         problems.append(INVALID)

@@ -8,11 +8,11 @@ from ..security import large_body
 from ..services import attachments, health, pages, schedules
 from . import bp
 from . import shapes as s
-from .declare import NOT_FOUND, QUEUE_DOWN, Problem, endpoint, render
+from .declare import NOT_FOUND, QUEUE_DOWN, ProblemResponse, endpoint, render
 from .problems import problem, document
 
-CONFLICT = Problem(409, "The page already has a live schedule for this provider; `schedule_id` names it.")
-NOT_QUEUED = Problem(409, "The schedule is no longer queued; `schedule_status` says what it is.")
+CONFLICT = ProblemResponse(409, "The page already has a live schedule for this provider; `schedule_id` names it.")
+NOT_QUEUED = ProblemResponse(409, "The schedule is no longer queued; `schedule_status` says what it is.")
 
 
 # Attachments
@@ -150,8 +150,8 @@ def cancel_schedule(schedule_id):
           "Queues it again, due now, with a fresh set of attempts.",
           response=s.Schedule, errors=[
               NOT_FOUND,
-              Problem(409, "The schedule is not failed (`schedule_status` says what it is), or the page already "
-                           "has a live schedule for this provider (`schedule_id` names it)."),
+              ProblemResponse(409, "The schedule is not failed (`schedule_status` says what it is), or the page "
+                                   "already has a live schedule for this provider (`schedule_id` names it)."),
               QUEUE_DOWN])
 def retry_schedule(schedule_id):
     return schedules.retry_schedule(schedule_id)
@@ -175,11 +175,11 @@ def list_providers():
           "schedule, which says whether it will be retried. When the publish is still under way (a slow "
           "provider), the answer is 202 with the schedule and a `Location` to poll.",
           body=s.PublishRequest, response=s.Published, status=201, errors=[
-              Problem(404, "No provider with this name."),
+              ProblemResponse(404, "No provider with this name."),
               CONFLICT,
-              Problem(502, "The provider refused or failed.", "PublishFailedProblem"),
-              Problem(503, "The provider is at its limit of concurrent publishes (the page stays queued, "
-                           "`schedule_id` names its schedule), or Redis is not answering."),
+              ProblemResponse(502, "The provider refused or failed.", "PublishFailedProblem"),
+              ProblemResponse(503, "The provider is at its limit of concurrent publishes (the page stays queued, "
+                                "`schedule_id` names its schedule), or Redis is not answering."),
           ], location=lambda log: url_for(".get_schedule", schedule_id=log.schedule_id),
           responses={"202": {"description": "Still publishing; poll `Location` for the outcome.",
                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Schedule"}}},
