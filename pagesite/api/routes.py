@@ -99,14 +99,16 @@ def page_logs(page_id):
 @bp.post("/schedules")
 def create_schedule():
     body = json_body()
-    schedule = schedules.create_schedule(body.get("page_id"), body.get("scheduled_at"), body.get("provider"))
+    schedule = schedules.create_schedule(body.get("page_id"), body.get("scheduled_at"), body.get("provider"),
+                                         body.get("queue", False))
     return created(out.schedule(schedule), url_for(".get_schedule", schedule_id=schedule.id))
 
 
 @bp.get("/schedules")
 def list_schedules():
     args = request.args
-    result = schedules.list_schedules(args.get("status"), args.get("page_id"), args.get("page"), args.get("per_page"))
+    result = schedules.list_schedules(args.get("status"), args.get("page_id"), args.get("page"), args.get("per_page"),
+                                      args.get("from"), args.get("to"))
     return out.listing(result, out.schedule)
 
 

@@ -24,7 +24,8 @@ def utc_iso(value):
     return isoformat(value)
 
 
-FIELD_ANCHORS = {"text": "text", "attachment_ids": "attachments", "scheduled_at": "date", "provider": "when-now"}
+FIELD_ANCHORS = {"text": "text", "attachment_ids": "attachments", "scheduled_at": "date", "provider": "when-now",
+                 "queue": "when-queue"}
 
 
 @bp.app_template_global()
@@ -68,7 +69,10 @@ def _known_attachments(ids):
 
 @bp.get("/compose")
 def compose():
-    return render_template("web/compose.html", **_compose_context(ComposeForm()))
+    # ?date=YYYY-MM-DD&time=HH:MM (from the calendar) fills in "Schedule for".
+    day, clock = request.args.get("date", "")[:10], request.args.get("time", "")[:5]
+    form = ComposeForm(when="later", date=day, time=clock) if day else ComposeForm()
+    return render_template("web/compose.html", **_compose_context(form))
 
 
 @bp.post("/compose")
@@ -76,7 +80,7 @@ def create_page():
     form = parse_compose(request.form)
     errors = dict(form.errors)
     try:
-        schedules.check_compose(form.text, form.attachment_ids, form.scheduled_at)
+        schedules.check_compose(form.text, form.attachment_ids, form.scheduled_at, queue=form.when == "queue")
     except ValidationFailed as e:
         for name, messages in e.errors.items():
             errors.setdefault(name, []).extend(m for m in messages if m not in errors.get(name, []))
@@ -97,10 +101,10 @@ def create_page():
 
     for attachment_id, alt_text in form.alt_texts.items():
         attachments.describe(attachment_id, alt_text)
-    page, schedule = schedules.compose(form.text, form.attachment_ids, form.scheduled_at)
-    fresh = ComposeForm(tz=form.tz)
+    page, schedule = schedules.compose(form.text, form.attachment_ids, form.scheduled_at, queue=form.when == "queue")
+    fresh = ComposeForm(tz=form.tz, when="queue" if form.when == "queue" else "now")
     context = _compose_context(fresh, created=page, schedule=schedule, note=form.note,
-                               scheduled_later=form.scheduled_at is not None)
+                               scheduled_later=form.scheduled_at is not None, queued=form.when == "queue")
     template = "web/_compose_form.html" if is_htmx() else "web/compose.html"
     return render_template(template, **context), 201
 
