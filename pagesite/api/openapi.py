@@ -8,7 +8,9 @@ route of the ``api`` blueprint is missing here.
 
 from ..models import LOG_STATUSES, SCHEDULE_STATUSES
 from ..services.attachments import EXTENSIONS, MAX_ALT_TEXT
+from ..services.calendar import MAX_RANGE
 from ..services.common import MAX_ID
+from ..services.posting_queue import MAX_SLOTS, WEEKDAYS
 from .problems import PROBLEM_TYPE_BASE
 
 JSON = "application/json"
@@ -237,6 +239,13 @@ def schemas(config):
         }, description="One publishing attempt and its outcome."),
         "PublishLogList": obj({"items": array(ref("PublishLog"))}, description="Newest first."),
         "Provider": obj({"name": string(), "default": {"type": "boolean"}}),
+        "PostingQueue": obj({
+            "time_zone": string("An IANA time zone, such as Europe/Berlin.", minLength=1),
+            "slots": array(obj({
+                "weekday": string(enum=list(WEEKDAYS)),
+                "time": string("24-hour local time.", pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$"),
+            }), maxItems=MAX_SLOTS),
+        }, description="Weekly posting times in a time zone."),
         "ProviderList": obj({"items": array(ref("Provider"))}),
         "Published": obj({"publish_log": ref("PublishLog"), "schedule": ref("ScheduleSummary")},
                          description="The attempt that published the page, and its schedule."),
@@ -400,11 +409,14 @@ def paths(config):
                     "page_id": integer("The page to publish.", minimum=1),
                     "scheduled_at": nullable(when),
                     "provider": nullable(string("A provider name, or `default`.")),
+                    "queue": nullable({"type": "boolean", "default": False, "description": (
+                        "Instead of `scheduled_at`: take the next free posting time of the posting queue "
+                        "(see `/api/queue`).")}),
                 }, required=["page_id"], closed=False), "What to publish, when and where."),
                 responses_=responses(
                     created(ref("Schedule"), "Scheduled."),
-                    problem(409, "The page already has a live schedule for this provider; "
-                                 "`schedule_id` names it."),
+                    problem(409, "The page already has a live schedule for this provider (`schedule_id` "
+                                 "names it), or every posting time of the queue is taken."),
                     QUEUE_DOWN,
                 ),
             ),
@@ -415,6 +427,11 @@ def paths(config):
                     query("status", string(enum=["all", *SCHEDULE_STATUSES], default="all"),
                           "Only schedules with this status."),
                     query("page_id", integer(minimum=1, maximum=MAX_ID), "Only this page's schedules."),
+                    query("from", string(format="date-time"),
+                          "With `to`: only schedules due at or after this time (ISO 8601 with an offset)."),
+                    query("to", string(format="date-time"),
+                          f"With `from`: only schedules due before this time; at most {MAX_RANGE.days} days "
+                          "after `from`."),
                     *paging,
                 ],
             ),
@@ -459,6 +476,35 @@ def paths(config):
                     QUEUE_DOWN,
                 ),
                 parameters=[schedule_id],
+            ),
+        },
+        "/api/queue": {
+            "get": operation(
+                "getPostingQueue", "Planning", "The posting queue",
+                "Weekly posting times in a time zone; `queue: true` on a new schedule takes the next free one.",
+                ok(ref("PostingQueue"), "The queue (UTC and no times until set)."),
+            ),
+            "put": json_operation(
+                "setPostingQueue", "Planning", "Set the posting queue",
+                "Replaces the time zone and the posting times (duplicates are dropped, times sorted). A time "
+                "that does not exist on a daylight-saving night moves forward; one that happens twice takes "
+                "the first occurrence.",
+                body=json_body(ref("PostingQueue"), "The queue."),
+                responses_=ok(ref("PostingQueue"), "The queue as stored."),
+            ),
+        },
+        "/api/calendar-feed": {
+            "post": operation(
+                "createCalendarFeed", "Planning", "Make a secret calendar feed",
+                "An iCalendar (`text/calendar`) address with a secret key, readable without a token by "
+                "calendar apps: one event per queued, publishing or published schedule. A new address "
+                "replaces the previous one.",
+                responses(ok(obj({"url": string("The feed's address.", format="uri")}), "The feed.", "201")),
+            ),
+            "delete": operation(
+                "revokeCalendarFeed", "Planning", "Turn off the calendar feed",
+                "Its address answers 404 from now on.",
+                {"204": {"description": "Turned off."}},
             ),
         },
         "/api/providers": {
@@ -510,6 +556,7 @@ TAGS = [
     {"name": "Attachments", "description": "Images and videos to put on pages."},
     {"name": "Pages", "description": "Text and attachments, composed once and published anywhere."},
     {"name": "Schedules", "description": "When and where a page is published, and how it went."},
+    {"name": "Planning", "description": "The posting queue and the calendar feed."},
     {"name": "Providers", "description": "The places pages are published to."},
     {"name": "Health", "description": "For monitoring."},
     {"name": "Reference", "description": "This description of the API."},
