@@ -8,6 +8,7 @@ previous / next / today and after a move.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import abort, make_response, render_template, request, url_for
@@ -26,7 +27,7 @@ VIEWS = ("week", "month")
 
 def viewer_zone():
     """The viewer's IANA zone name: ``?tz=``, else the browser's cookie, else UTC."""
-    for name in (request.values.get("tz"), request.cookies.get(TZ_COOKIE)):
+    for name in (request.values.get("tz"), unquote(request.cookies.get(TZ_COOKIE, ""))):
         if name:
             try:
                 ZoneInfo(name)

@@ -38,8 +38,12 @@ def settings_revoke_feed():
     return redirect(url_for("auth.settings") + "#calendar-feed")
 
 
+FULL_NAMES = {name: name[:3] for name in
+              ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}
+
+
 def parse_slots(form):
-    """Posting times from the settings form: one line per time, "mon 09:00"."""
+    """Posting times from the settings form: one line per time, "mon 09:00" (or "Monday 9:00")."""
     slots, errors = [], []
     for n, line in enumerate(form.get("slots", "").splitlines(), 1):
         parts = line.strip().lower().split()
@@ -48,7 +52,8 @@ def parse_slots(form):
         if len(parts) != 2:
             errors.append(f"Line {n} (“{line.strip()}”): write a weekday and a time, such as “mon 09:00”.")
             continue
-        slots.append({"weekday": parts[0][:3], "time": parts[1] if len(parts[1]) == 5 else parts[1].zfill(5)})
+        slots.append({"weekday": FULL_NAMES.get(parts[0], parts[0]), "time": parts[1].zfill(5),
+                      "line": line.strip()})
     return slots, errors
 
 
@@ -57,7 +62,8 @@ def settings_queue():
     slots, errors = parse_slots(request.form)
     if not errors:
         try:
-            posting_queue.set_queue(request.form.get("time_zone"), slots)
+            posting_queue.set_queue(request.form.get("time_zone"),
+                                    [{"weekday": s["weekday"], "time": s["time"]} for s in slots])
         except ValidationFailed as e:
             errors = [_slot_message(name, message, slots) for name, messages in e.errors.items()
                       for message in messages]
@@ -69,8 +75,8 @@ def settings_queue():
 
 
 def _slot_message(name, message, slots):
+    """A message about one posting time names the line it came from."""
     if name.startswith("slots."):
         n = int(name.split(".")[1])
-        slot = slots[n]
-        return f"“{slot['weekday']} {slot['time']}”: {message}"
+        return f"“{slots[n]['line']}”: {message}"
     return message
