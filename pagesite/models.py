@@ -125,6 +125,8 @@ class PublishLog(db.Model):
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
 
+    schedule: Mapped["Schedule | None"] = relationship(viewonly=True)
+
 
 class User(db.Model):
     __tablename__ = "users"

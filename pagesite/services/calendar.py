@@ -1,6 +1,6 @@
 """The plan over time: schedules in a range, for the calendar and the API."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -16,6 +16,8 @@ MAX_RANGE = timedelta(days=93)
 
 
 def _bound(value, field):
+    if isinstance(value, datetime):  # already parsed at the edge
+        return value
     try:
         return parse_aware(value)
     except ValueError as e:
