@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..errors import ValidationFailed
@@ -51,13 +51,33 @@ def range_filters(bounds):
     return [Schedule.scheduled_at >= start, Schedule.scheduled_at < end]
 
 
-def times_between(start, end):
-    """(id, scheduled_at) of every schedule due in [start, end), by time: cheap enough for thousands."""
-    return db.session.execute(
-        select(Schedule.id, Schedule.scheduled_at)
-        .where(*range_filters((start, end)))
-        .order_by(Schedule.scheduled_at, Schedule.id)
+def bucket_counts(bounds):
+    """{i: how many schedules are due in [bounds[i], bounds[i + 1])}, counted by the database in one query.
+
+    ``bounds`` are UTC instants in order (equal neighbours make an empty bucket,
+    such as an hour that daylight saving skips).
+    """
+    bucket = case(*[(Schedule.scheduled_at < bound, n) for n, bound in enumerate(bounds[1:])])
+    rows = db.session.execute(
+        select(bucket, func.count())
+        .where(*range_filters((bounds[0], bounds[-1])))
+        .group_by(bucket)
     ).all()
+    return {n: count for n, count in rows if n is not None}
+
+
+def first_in_buckets(bounds, buckets, limit):
+    """Ids of the first ``limit`` schedules (by time, then id) of each bucket in ``buckets``, in one query."""
+    parts = []
+    for n in buckets:
+        first = (select(Schedule.id, Schedule.scheduled_at)
+                 .where(*range_filters((bounds[n], bounds[n + 1])))
+                 .order_by(Schedule.scheduled_at, Schedule.id).limit(limit).subquery())
+        parts.append(select(first.c.id, first.c.scheduled_at))
+    if not parts:
+        return []
+    rows = db.session.execute(union_all(*parts)).all()
+    return [schedule_id for schedule_id, _ in sorted(rows, key=lambda row: (row[1], row[0]))]
 
 
 def load_schedules(ids):

@@ -5,6 +5,7 @@ tells it in a cookie, or ``?tz=``); htmx swaps the calendar region on
 previous / next / today and after a move.
 """
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -115,26 +116,24 @@ def build_view(view, anchor, zone):
                 cells[(day, hour)] = Cell(day, hour, kind=local_time_kind(day, clock, zone),
                                           past=local_to_utc(day, f"{hour:02d}:59", zone) <= now)
 
-    # Where each schedule falls, from light rows; only the chips shown are loaded whole.
-    shown, per_day = [], defaultdict(list)
-    for schedule_id, at in calendar.times_between(start, end):
-        local = at.astimezone(tz)
-        key = (local.date(), None if view == "month" else local.hour)
-        cell = cells.get(key)
-        if cell is None:
-            continue
-        if len(cell.chips) < CHIPS_PER_CELL:
-            cell.chips.append(schedule_id)
-            shown.append(schedule_id)
-        else:
-            cell.more += 1
-    loaded = {s.id: s for s in calendar.load_schedules(shown)}
-    for cell in cells.values():
-        cell.chips = [Chip(loaded[i], tz) for i in cell.chips if i in loaded]
+    # The database counts each cell's schedules; only the chips shown are read whole.
+    ordered = list(cells.values())
+    bounds = [_cell_start(cell, zone) for cell in ordered] + [end]
+    counts = calendar.bucket_counts(bounds)
+    shown = calendar.first_in_buckets(bounds, sorted(counts), CHIPS_PER_CELL)
+    for schedule in calendar.load_schedules(shown):
+        ordered[bisect_right(bounds, schedule.scheduled_at) - 1].chips.append(Chip(schedule, tz))
+    per_day = defaultdict(list)
+    for n, cell in enumerate(ordered):
+        cell.more = counts.get(n, 0) - len(cell.chips)
         per_day[cell.day].extend(cell.chips)
     agenda = [(day, per_day[day]) for day in days if per_day[day] and (view == "week" or day.month == month)]
     return CalendarView(view=view, anchor=anchor, zone=zone, today=today, days=days, start=start, end=end,
                         cells=cells, previous=previous, next=following, title=title, month=month, agenda=agenda)
+
+
+def _cell_start(cell, zone):
+    return local_to_utc(cell.day, f"{cell.hour or 0:02d}:00", zone)
 
 
 class Chip:
@@ -166,6 +165,19 @@ def calendar_page():
     today = utcnow().astimezone(ZoneInfo(zone)).date()
     view = request.args.get("view") if request.args.get("view") in VIEWS else "week"
     return _render(build_view(view, _anchor(request.args.get("date"), today), zone))
+
+
+@bp.get("/calendar/schedules/<int:schedule_id>/move")
+def calendar_move_form(schedule_id):
+    """The Reschedule form of one chip (the keyboard and touch way to move it)."""
+    zone = viewer_zone()
+    schedule = schedules.get_schedule(schedule_id)
+    prefix = request.args.get("prefix", "")
+    return render_template(
+        "web/_chip_move_form.html", schedule=schedule, zone=zone, local=schedule.scheduled_at.astimezone(ZoneInfo(zone)),
+        prefix=prefix if prefix in ("", "agenda-") else "",
+        view=request.args.get("view") if request.args.get("view") in VIEWS else "week",
+        anchor=request.args.get("anchor", "")[:10])
 
 
 @bp.post("/calendar/schedules/<int:schedule_id>/move")
