@@ -111,6 +111,8 @@ def test_week_view_in_new_york_and_berlin_across_the_spring_forward_week(site, a
     # Berlin's own change, two weeks later: 02:00 on 28 March does not exist there.
     berlin.get_by_role("link", name="Next week").click()
     expect(berlin).to_have_url(re.compile(r"date=2027-03-1[5-9]"))
+    expect(berlin.locator("#calendar-next")).to_be_focused()  # focus stays on the control used
+    expect(berlin.locator("#announcer")).to_have_text("15 March – 21 March 2027")
     berlin.get_by_role("link", name="Next week").click()
     expect(berlin.locator("#calendar-title")).to_have_text("22 March – 28 March 2027")
     expect(week_cell(berlin, date(2027, 3, 28), 2)).to_contain_text("Skipped: clocks go forward")

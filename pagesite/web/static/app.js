@@ -302,6 +302,25 @@
     });
   });
 
+  // Previous / next / today and the view switch replace the calendar: keep focus on the same
+  // control and say where we are now.
+  var calendarFocus = null;
+
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var target = evt.detail.target;
+    if (!target || target.id !== "calendar") { return; }
+    var active = document.activeElement;
+    calendarFocus = active && target.contains(active) && active.id ? active.id : null;
+  });
+
+  function afterCalendarSwap(calendar) {
+    var title = $("#calendar-title", calendar);
+    if (title && !$("[data-autofocus]", calendar)) { $("#announcer").textContent = title.textContent; }
+    var again = calendarFocus && document.getElementById(calendarFocus);
+    if (again && !$("[data-autofocus]", calendar)) { again.focus(); }
+    calendarFocus = null;
+  }
+
   /* ---- Whenever content arrives (first load or a swap) ---- */
 
   function onLoad(root) {
@@ -310,6 +329,7 @@
     if (form) { updateCount(form); syncWhen(form); }
     if (root.hasAttribute && root.hasAttribute("data-status-region")) { afterStatusSwap(root); }
     var calendar = root.hasAttribute && root.hasAttribute("data-calendar") ? root : $("[data-calendar]", root);
+    if (calendar && calendar === root) { afterCalendarSwap(calendar); }
     if (calendar && !calendarRedrawn && calendar.getAttribute("data-tz") !== tz && !/[?&]tz=/.test(location.search)) {
       calendarRedrawn = true;
       // Drawn before the server knew this browser's zone (first visit): draw it again in local time.
