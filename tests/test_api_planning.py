@@ -289,3 +289,37 @@ def test_feed_endpoints_need_a_token(anon):
     assert anon.delete("/api/calendar-feed").status_code == 401
     assert anon.get("/api/queue").status_code == 401
     assert anon.put("/api/queue", json={}).status_code == 401
+
+
+# Drafts and duplicates
+
+def test_drafts_are_pages_with_nothing_planned_or_published(client):
+    draft = page_id(client, "Never scheduled")
+    planned = schedule_at(client, at(3), "Planned")
+    canceled = schedule_at(client, at(4), "Canceled, so a draft again")
+    client.post(f"/api/schedules/{canceled['id']}/cancel")
+    response = client.get("/api/pages", query_string={"status": "draft"})
+    assert response.status_code == 200
+    assert [p["id"] for p in response.json["items"]] == [canceled["page_id"], draft]
+    assert response.json["total"] == 2
+    assert planned["page_id"] in [p["id"] for p in client.get("/api/pages").json["items"]]
+    assert client.get("/api/pages", query_string={"status": "queued"}).status_code == 422
+
+
+def test_duplicate_makes_a_draft_with_the_same_text_and_attachments(client):
+    from helpers import png_bytes
+
+    ids = [client.post("/api/attachment", data={"file": (__import__("io").BytesIO(png_bytes()), f"{n}.png"),
+                                                 "alt_text": f"image {n}"},
+                       content_type="multipart/form-data").json["id"] for n in range(2)]
+    original = client.post("/api/pages", json={"text": "Copy me", "attachment_ids": list(reversed(ids))}).json
+    schedule_at(client, at(2), "other")
+    client.post("/api/schedules", json={"page_id": original["id"], "scheduled_at": iso(at(5))})
+    response = client.post(f"/api/pages/{original['id']}/duplicate")
+    assert response.status_code == 201
+    copy = response.json
+    assert copy["id"] != original["id"] and copy["text"] == "Copy me"
+    assert [a["id"] for a in copy["attachments"]] == list(reversed(ids))
+    assert copy["status"] == "draft" and copy["schedules"] == []
+    assert response.headers["Location"].endswith(f"/api/pages/{copy['id']}")
+    assert client.post("/api/pages/999999/duplicate").status_code == 404

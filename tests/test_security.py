@@ -17,6 +17,7 @@ API_ROUTES_NEEDING_A_TOKEN = [
     ("PATCH", "/api/schedules/1"), ("POST", "/api/schedules/1/cancel"), ("POST", "/api/schedules/1/retry"),
     ("GET", "/api/providers"), ("POST", "/api/providers/stub/publish"),
     ("GET", "/api/queue"), ("PUT", "/api/queue"), ("POST", "/api/calendar-feed"), ("DELETE", "/api/calendar-feed"),
+    ("POST", "/api/pages/1/duplicate"),
 ]
 
 

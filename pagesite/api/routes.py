@@ -88,9 +88,10 @@ def create_page(body):
 
 
 @bp.get("/pages")
-@endpoint("listPages", "Pages", "List pages", "Newest first.", query=s.Paging, response=s.PageList)
+@endpoint("listPages", "Pages", "List pages", "Newest first; `status=draft` keeps the drafts.",
+          query=s.PageFilter, response=s.PageList)
 def list_pages(query):
-    return pages.list_pages(query.page, query.per_page)
+    return pages.list_pages(query.page, query.per_page, query.status)
 
 
 @bp.get("/pages/<int:page_id>")
@@ -98,6 +99,14 @@ def list_pages(query):
           response=s.Page, errors=[NOT_FOUND])
 def get_page(page_id):
     return pages.get_page(page_id)
+
+
+@bp.post("/pages/<int:page_id>/duplicate")
+@endpoint("duplicatePage", "Pages", "Duplicate a page", "A new draft with the same text and attachments.",
+          response=s.Page, status=201, errors=[NOT_FOUND],
+          location=lambda page: url_for(".get_page", page_id=page.id))
+def duplicate_page(page_id):
+    return pages.duplicate_page(page_id)
 
 
 @bp.get("/pages/<int:page_id>/logs")

@@ -106,6 +106,11 @@ class Paging(Input):
                         Setting("maximum", "PER_PAGE_MAX", "Must be at most {limit}.")] = None
 
 
+class PageFilter(Paging):
+    status: Annotated[Literal["all", "draft"], Field(description=(
+        "draft: only pages with no queued, publishing or published schedule."))] = "all"
+
+
 class ScheduleFilter(Paging):
     status: Annotated[Literal["all", *SCHEDULE_STATUSES], Field(
         description="Only schedules with this status.")] = "all"

@@ -307,3 +307,20 @@ def test_feed_from_settings_and_turning_it_off(site, app):
     page.get_by_role("button", name="Turn off the feed").click()
     expect(page.get_by_role("status").filter(has_text="feed is turned off")).to_be_visible()
     assert page.request.get(url).status == 404
+
+
+def test_save_as_draft_then_find_and_duplicate_it_in_drafts(site, app):
+    page = site.open()
+    page.get_by_label("Text").fill("An idea for later")
+    page.get_by_role("button", name="Save as draft").click()
+    notice = page.get_by_role("status").filter(has_text="was saved as a draft")
+    expect(notice).to_be_visible()
+    page.get_by_role("link", name="Drafts").click()
+    row = page.locator("tbody tr").filter(has_text="An idea for later")
+    expect(row).to_have_count(1)
+    site.screenshot("drafts", page)
+    assert axe_violations(page) == []
+    row.get_by_role("button", name=re.compile("Duplicate page")).click()
+    expect(page.get_by_role("status").filter(has_text="saved as a draft")).to_be_visible()
+    page.get_by_role("link", name="Drafts").click()
+    expect(page.locator("tbody tr").filter(has_text="An idea for later")).to_have_count(2)
