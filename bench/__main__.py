@@ -15,7 +15,7 @@ import time
 import traceback
 from datetime import datetime, timezone
 
-from . import api, lateness, lists, publish, upload
+from . import api, lateness, lists, month_view, publish, upload
 from .common import POSTGRES_URL, Context, machine
 
 BENCHMARKS = {
@@ -24,6 +24,7 @@ BENCHMARKS = {
     "upload": (upload.run, False),  # no database work to speak of: SQLite only
     "lists": (lists.run, True),
     "api": (api.run, True),
+    "month_view": (month_view.run, True),
 }
 HERE = os.path.dirname(os.path.abspath(__file__))
 

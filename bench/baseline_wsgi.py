@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from pagesite import create_app
 from pagesite.extensions import db
-from pagesite.timeutil import UTCDateTime, isoformat
+from pagesite.timeutil import UTCDateTime, isoformat, parse_aware
 
 ROWS = text(
     "SELECT s.id, s.page_id, s.provider, s.scheduled_at, s.status, s.attempts, s.attempt_limit, s.last_error, "
@@ -62,3 +62,26 @@ def bench_raw_schedules():
         "page": {"id": r.p_id, "text": r.p_text, "attachments": []},
     } for r in rows]
     return jsonify(items=items, total=total, page=page, per_page=per_page)
+
+
+MONTH_ROWS = text(
+    "SELECT s.id, s.scheduled_at, s.status, p.text FROM schedules s JOIN pages p ON p.id = s.page_id "
+    "WHERE s.scheduled_at >= :start AND s.scheduled_at < :end ORDER BY s.scheduled_at, s.id"
+).columns(scheduled_at=UTCDateTime)
+
+
+@app.get("/api/bench/raw-calendar")
+def bench_raw_calendar():
+    """A month as its grid shows it (UTC days): the first three schedules of each day, and how many more."""
+    start = parse_aware(request.args["from"])
+    end = parse_aware(request.args["to"])
+    days = {}
+    with db.engine.connect() as connection:
+        for r in connection.execute(MONTH_ROWS, {"start": start, "end": end}):
+            day = days.setdefault(r.scheduled_at.date().isoformat(), {"items": [], "more": 0})
+            if len(day["items"]) < 3:
+                day["items"].append({"id": r.id, "scheduled_at": isoformat(r.scheduled_at), "status": r.status,
+                                     "text": r.text[:40]})
+            else:
+                day["more"] += 1
+    return jsonify(days=[{"date": d, **v} for d, v in sorted(days.items())])

@@ -154,3 +154,35 @@ class ApiToken(db.Model):
     revoked_at: Mapped[object | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class CalendarFeed(db.Model):
+    """A user's secret calendar feed. Only the SHA-256 of the secret in its URL is stored."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PostingQueue(db.Model):
+    """Weekly posting times in a time zone; "Add to queue" takes the next free one.
+
+    ``channel_id`` NULL is the default destination; a row per channel can follow.
+    ``slots`` is a list of {"weekday": "mon", "time": "09:00"}, sorted.
+    """
+
+    __tablename__ = "posting_queues"
+    __table_args__ = (
+        # One queue per channel, and one for the default destination (NULL).
+        Index("uq_posting_queues_channel", sql_text("coalesce(channel_id, 0)"), unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int | None] = mapped_column(Integer)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    slots: Mapped[list] = mapped_column(db.JSON, default=list)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

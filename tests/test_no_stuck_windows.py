@@ -230,7 +230,7 @@ def test_worker_killed_right_after_taking_the_job_off_the_queue(processes, outbo
     which RQ's own maintenance finds only after 10 minutes."""
     from rq.job import JobStatus
 
-    from pagesite import jobs
+    from pagesite import queueing
     from pagesite.extensions import get_redis
 
     processes.scheduler(env=PRODUCTION)
@@ -239,10 +239,10 @@ def test_worker_killed_right_after_taking_the_job_off_the_queue(processes, outbo
     [schedule_id] = add_schedules(1, text="Taken and dropped", dispatch=False)
     with in_app():
         connection = get_redis()
-        queue = jobs.get_queue(connection)
+        queue = queueing.get_queue(connection)
         # Exactly what the dead worker leaves: the job saved as queued, its id
         # in the intermediate list, not on the queue.
-        job = queue.create_job(jobs.PUBLISH, args=(schedule_id,), job_id=jobs.publish_job_id(get(schedule_id)),
+        job = queue.create_job(queueing.PUBLISH, args=(schedule_id,), job_id=queueing.publish_job_id(get(schedule_id)),
                                status=JobStatus.QUEUED)
         job.save()
         connection.rpush(queue.intermediate_queue_key, job.id)

@@ -16,6 +16,8 @@ API_ROUTES_NEEDING_A_TOKEN = [
     ("GET", "/api/schedules"), ("POST", "/api/schedules"), ("GET", "/api/schedules/1"),
     ("PATCH", "/api/schedules/1"), ("POST", "/api/schedules/1/cancel"), ("POST", "/api/schedules/1/retry"),
     ("GET", "/api/providers"), ("POST", "/api/providers/stub/publish"),
+    ("GET", "/api/queue"), ("PUT", "/api/queue"), ("POST", "/api/calendar-feed"), ("DELETE", "/api/calendar-feed"),
+    ("POST", "/api/pages/1/duplicate"),
 ]
 
 
@@ -252,7 +254,8 @@ def test_location_in_xmp_is_removed_too(client):
 def test_every_page_needs_a_session(app, anon, user):
     """Each non-API route, with any method, leads an anonymous visitor to sign-in."""
     token = re.search(rb'name="csrf_token" value="([^"]+)"', anon.get("/signin").data).group(1).decode()
-    public = {"auth.signin", "auth.setup", "static", "web.static", "docs.static"}
+    # The calendar feed is read by calendar apps: its secret URL is the key (tests/test_api_planning.py).
+    public = {"auth.signin", "auth.setup", "static", "web.static", "docs.static", "web.calendar_feed"}
     checked = 0
     for rule in app.url_map.iter_rules():
         # The API and /metrics take API tokens instead (tested with them).

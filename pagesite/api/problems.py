@@ -25,6 +25,7 @@ TAGS = [
     {"name": "Attachments", "description": "Images and videos to put on pages."},
     {"name": "Pages", "description": "Text and attachments, composed once and published anywhere."},
     {"name": "Schedules", "description": "When and where a page is published, and how it went."},
+    {"name": "Planning", "description": "The posting queue and the secret calendar feed."},
     {"name": "Providers", "description": "The places pages are published to."},
     {"name": "Health", "description": "For monitoring."},
     {"name": "Reference", "description": "This description of the API."},

@@ -12,6 +12,8 @@ from .declare import NOT_FOUND, QUEUE_DOWN, ProblemResponse, endpoint, render
 from .problems import problem, document
 
 CONFLICT = ProblemResponse(409, "The page already has a live schedule for this provider; `schedule_id` names it.")
+CONFLICT_OR_FULL = ProblemResponse(409, "The page already has a live schedule for this provider (`schedule_id` names it), "
+                                        "or every posting time of the queue is taken.")
 NOT_QUEUED = ProblemResponse(409, "The schedule is no longer queued; `schedule_status` says what it is.")
 
 
@@ -86,9 +88,10 @@ def create_page(body):
 
 
 @bp.get("/pages")
-@endpoint("listPages", "Pages", "List pages", "Newest first.", query=s.Paging, response=s.PageList)
+@endpoint("listPages", "Pages", "List pages", "Newest first; `status=draft` keeps the drafts.",
+          query=s.PageFilter, response=s.PageList)
 def list_pages(query):
-    return pages.list_pages(query.page, query.per_page)
+    return pages.list_pages(query.page, query.per_page, query.status)
 
 
 @bp.get("/pages/<int:page_id>")
@@ -96,6 +99,14 @@ def list_pages(query):
           response=s.Page, errors=[NOT_FOUND])
 def get_page(page_id):
     return pages.get_page(page_id)
+
+
+@bp.post("/pages/<int:page_id>/duplicate")
+@endpoint("duplicatePage", "Pages", "Duplicate a page", "A new draft with the same text and attachments.",
+          response=s.Page, status=201, errors=[NOT_FOUND],
+          location=lambda page: url_for(".get_page", page_id=page.id))
+def duplicate_page(page_id):
+    return pages.duplicate_page(page_id)
 
 
 @bp.get("/pages/<int:page_id>/logs")
@@ -110,18 +121,19 @@ def page_logs(page_id):
 @bp.post("/schedules")
 @endpoint("createSchedule", "Schedules", "Schedule a page",
           "Publishes the page through `provider` at `scheduled_at`, or as soon as a worker is free when it is "
-          "omitted. A page has at most one queued or publishing schedule per provider.",
-          body=s.NewSchedule, response=s.Schedule, status=201, errors=[CONFLICT, QUEUE_DOWN],
+          "omitted, or with `queue: true` at the next free posting time of the posting queue. A page has at "
+          "most one queued or publishing schedule per provider.",
+          body=s.NewSchedule, response=s.Schedule, status=201, errors=[CONFLICT_OR_FULL, QUEUE_DOWN],
           location=lambda schedule: url_for(".get_schedule", schedule_id=schedule.id))
 def create_schedule(body):
-    return schedules.create_schedule(body.page_id, body.scheduled_at, body.provider)
+    return schedules.create_schedule(body.page_id, body.scheduled_at, body.provider, bool(body.queue))
 
 
 @bp.get("/schedules")
-@endpoint("listSchedules", "Schedules", "List schedules", "By time, then id.",
+@endpoint("listSchedules", "Schedules", "List schedules", "By time, then id; `from` and `to` give a date range.",
           query=s.ScheduleFilter, response=s.ScheduleList)
 def list_schedules(query):
-    return schedules.list_schedules(query.status, query.page_id, query.page, query.per_page)
+    return schedules.list_schedules(query.status, query.page_id, query.page, query.per_page, query.from_, query.to)
 
 
 @bp.get("/schedules/<int:schedule_id>")

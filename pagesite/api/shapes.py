@@ -21,7 +21,9 @@ from werkzeug.datastructures import FileStorage
 from ..models import LOG_STATUSES, SCHEDULE_STATUSES
 from ..providers import provider_names
 from ..services.attachments import EXTENSIONS, MAX_ALT_TEXT
+from ..services.calendar import MAX_RANGE
 from ..services.common import MAX_ID
+from ..services.posting_queue import MAX_SLOTS, WEEKDAYS
 from ..services.pages import page_status
 from ..timeutil import isoformat, parse_aware
 from .declare import OneOf, Setting, config_default, no_default
@@ -61,6 +63,20 @@ def _future_time(value):
     return when
 
 
+def _aware_time(value):
+    """A time a client sends to compare with: RFC 3339 with an offset, past or future."""
+    try:
+        when = parse_aware(value)
+    except ValueError as e:
+        raise PydanticCustomError("date_time", str(e)) from None
+    if not re.match(RFC3339, value.strip()):
+        raise PydanticCustomError(
+            "date_time", "Must be an RFC 3339 date-time with an offset, such as 2030-01-31T09:00:00Z.")
+    return when
+
+
+AwareTime = Annotated[datetime, PlainValidator(_aware_time), WithJsonSchema({"type": "string", "format": "date-time"})]
+
 When = Annotated[
     datetime,
     PlainValidator(_future_time),
@@ -97,10 +113,19 @@ class Paging(Input):
                         Setting("maximum", "PER_PAGE_MAX", "Must be at most {limit}.")] = None
 
 
+class PageFilter(Paging):
+    status: Annotated[Literal["all", "draft"], Field(description=(
+        "draft: only pages with no queued, publishing or published schedule."))] = "all"
+
+
 class ScheduleFilter(Paging):
     status: Annotated[Literal["all", *SCHEDULE_STATUSES], Field(
         description="Only schedules with this status.")] = "all"
     page_id: Annotated[Id, Field(description="Only this page's schedules.", json_schema_extra=no_default)] = None
+    from_: Annotated[AwareTime, Field(alias="from", json_schema_extra=no_default, description=(
+        "With `to`: only schedules due at or after this time (an offset is required)."))] = None
+    to: Annotated[AwareTime, Field(json_schema_extra=no_default, description=(
+        f"With `from`: only schedules due before this time, at most {MAX_RANGE.days} days after `from`."))] = None
 
 
 # Request bodies
@@ -138,12 +163,28 @@ class NewSchedule(Input):
     page_id: Annotated[Id, Field(description="The page to publish.")]
     scheduled_at: Optional[When] = None
     provider: Optional[ProviderName] = None
+    queue: Optional[bool] = Field(None, description=(
+        "Instead of `scheduled_at`: take the next free posting time of the posting queue (`/api/queue`)."))
 
 
 class NewTime(Input):
     """The new time."""
 
     scheduled_at: When
+
+
+class QueueSlot(Input):
+    weekday: Literal[WEEKDAYS]
+    time: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="24-hour local time, HH:MM.")
+
+
+class NewPostingQueue(Input):
+    """The time zone and the weekly posting times."""
+
+    time_zone: str = Field(min_length=1, max_length=64, description="An IANA time zone, such as Europe/Berlin.")
+    slots: list[QueueSlot] = Field(max_length=MAX_SLOTS, description=(
+        "Duplicates are dropped. A time that does not exist on a daylight-saving night moves forward; "
+        "one that happens twice takes its first occurrence."))
 
 
 class PublishRequest(Input):
@@ -243,6 +284,25 @@ class Published(PublishLog):
     """The attempt that published the page, with its schedule."""
 
     schedule: ScheduleSummary
+
+
+class Slot(Output):
+    weekday: Literal[WEEKDAYS]
+    time: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="24-hour local time, HH:MM.")
+
+
+class PostingQueue(Output):
+    """Weekly posting times in a time zone."""
+
+    time_zone: str = Field(description="An IANA time zone.")
+    slots: list[Slot] = Field(description="Sorted by weekday, then time.")
+
+
+class CalendarFeed(Output):
+    """The secret address of the feed."""
+
+    url: str = Field(json_schema_extra={"format": "uri"}, description=(
+        "An iCalendar (text/calendar) feed, readable without a token: keep it secret."))
 
 
 class Listing(Output):

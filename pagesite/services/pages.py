@@ -1,7 +1,7 @@
 """Composing pages and reading them back."""
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..errors import ValidationFailed
@@ -76,9 +76,27 @@ def get_page(page_id):
     return get_or_404(Page, page_id, "page", options=PAGE_DETAILS)
 
 
-def list_pages(page=None, per_page=None):
-    statement = _with_details(select(Page)).order_by(Page.id.desc())
-    return paginate(statement, page, per_page, select(func.count(Page.id)))
+# A draft is a page nothing is planned or done with: no queued, publishing or published schedule.
+NOT_DRAFT_STATUSES = ("queued", "publishing", "published")
+
+
+def _is_draft():
+    return ~exists().where(Schedule.page_id == Page.id, Schedule.status.in_(NOT_DRAFT_STATUSES))
+
+
+def list_pages(page=None, per_page=None, status=None):
+    """Pages, newest first; ``status="draft"`` keeps the drafts."""
+    if status not in (None, "", "all", "draft"):
+        raise ValidationFailed.single("status", "Must be all or draft.")
+    filters = [_is_draft()] if status == "draft" else []
+    statement = _with_details(select(Page)).where(*filters).order_by(Page.id.desc())
+    return paginate(statement, page, per_page, select(func.count(Page.id)).where(*filters))
+
+
+def duplicate_page(page_id):
+    """A new draft with the same text and attachments (in the same order)."""
+    original = get_page(page_id)
+    return create_page(original.text, [asset.id for asset in original.attachments])
 
 
 def page_status(page):

@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import SCHEDULE_STATUSES, Page, PageAttachment, Schedule
 from ..providers import resolve_name
 from ..timeutil import isoformat, parse_aware, utcnow
-from . import publishing
+from . import calendar, posting_queue, publishing
 from .common import MAX_ID, collect_errors, get_or_404, paginate, parse_int
 from .pages import active_schedule, check_attachment_ids, clean_text, create_page
 
@@ -75,15 +75,33 @@ def _insert(page, provider, when):
     return schedule
 
 
-def create_schedule(page_id, scheduled_at=None, provider=None):
-    """Queue ``page_id`` for ``scheduled_at`` (ISO 8601 with offset; now if omitted)."""
+def _queue_flag(queue, scheduled_at):
+    if queue is None:
+        return False
+    if not isinstance(queue, bool):
+        raise ValidationFailed.single("queue", "Must be true or false.")
+    if queue and scheduled_at is not None:
+        raise ValidationFailed.single("queue", "Send either scheduled_at or queue: true, not both.")
+    return queue
+
+
+def create_schedule(page_id, scheduled_at=None, provider=None, queue=False):
+    """Queue ``page_id`` for ``scheduled_at`` (ISO 8601 with offset; now if omitted),
+    or, with ``queue``, for the next free posting time of the posting queue."""
     now = utcnow()
-    page, when, resolved = collect_errors(
+    page, when, resolved, queue = collect_errors(
         lambda: _page_for(page_id),
-        lambda: now if scheduled_at is None else parse_when(scheduled_at, now),
+        lambda: now if scheduled_at is None or queue is True else parse_when(scheduled_at, now),
         lambda: _provider(provider),
+        lambda: _queue_flag(queue, scheduled_at),
     )
-    schedule = _insert(page, resolved, when)
+    if queue:
+        when = posting_queue.claim_next_time(resolved, now)  # holds the queue until _insert commits
+    try:
+        schedule = _insert(page, resolved, when)
+    except Conflict:
+        db.session.rollback()
+        raise
     queueing.dispatch(schedule)
     return schedule
 
@@ -92,9 +110,10 @@ def get_schedule(schedule_id):
     return get_or_404(Schedule, schedule_id, "schedule")
 
 
-def list_schedules(status=None, page_id=None, page=None, per_page=None):
-    """Schedules sorted by time then id, each with its page and attachments loaded."""
-    filters = []
+def list_schedules(status=None, page_id=None, page=None, per_page=None, start=None, end=None):
+    """Schedules sorted by time then id, each with its page and attachments loaded;
+    ``start`` and ``end`` (ISO 8601 with offsets) keep those due in [start, end)."""
+    filters = calendar.range_filters(calendar.parse_range(start, end))
     if status not in (None, "", "all"):
         if status not in SCHEDULE_STATUSES:
             raise ValidationFailed.single("status", f"Must be one of: all, {', '.join(SCHEDULE_STATUSES)}.")
@@ -205,22 +224,23 @@ def publish_queued_now(schedule_id):
     return schedule
 
 
-def check_compose(text, attachment_ids=None, scheduled_at=None, provider=None):
+def check_compose(text, attachment_ids=None, scheduled_at=None, provider=None, queue=False):
     """Every rule ``compose`` applies, without writing anything; a 422 listing all problems."""
     collect_errors(
         lambda: clean_text(text),
         lambda: check_attachment_ids(attachment_ids),
         lambda: scheduled_at is None or parse_when(scheduled_at, utcnow()),
         lambda: _provider(provider),
+        lambda: not queue or posting_queue.check_has_times(),
     )
 
 
-def compose(text, attachment_ids=None, scheduled_at=None, provider=None):
+def compose(text, attachment_ids=None, scheduled_at=None, provider=None, queue=False):
     """Create a page and schedule it (now when ``scheduled_at`` is None); (page, schedule).
 
     Everything is checked before anything is written, so a mistake in one field
     never leaves a page behind without its schedule.
     """
-    check_compose(text, attachment_ids, scheduled_at, provider)
+    check_compose(text, attachment_ids, scheduled_at, provider, queue)
     page = create_page(text, attachment_ids)
-    return page, create_schedule(page.id, scheduled_at, provider)
+    return page, create_schedule(page.id, scheduled_at, provider, queue)

@@ -15,7 +15,7 @@ class ComposeForm:
     text: str = ""
     attachment_ids: list = field(default_factory=list)
     alt_texts: dict = field(default_factory=dict)  # attachment id -> description as typed
-    when: str = "now"  # "now" or "later"
+    when: str = "now"  # "now", "later" or "queue" (the next free posting time)
     date: str = ""
     time: str = ""
     tz: str = ""
@@ -32,7 +32,7 @@ def parse_compose(form):
     """A ComposeForm from the posted fields; shape errors are in ``.errors``."""
     data = ComposeForm(
         text=form.get("text", ""),
-        when="later" if form.get("when") == "later" else "now",
+        when=form.get("when") if form.get("when") in ("later", "queue") else "now",
         date=form.get("date", "").strip(),
         time=form.get("time", "").strip(),
         tz=form.get("tz", "").strip() or "UTC",

@@ -1,6 +1,6 @@
 """Views of the web interface. Each parses its form, calls a service, renders."""
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 
 from ..errors import NotFound, ValidationFailed
 from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES
@@ -24,7 +24,8 @@ def utc_iso(value):
     return isoformat(value)
 
 
-FIELD_ANCHORS = {"text": "text", "attachment_ids": "attachments", "scheduled_at": "date", "provider": "when-now"}
+FIELD_ANCHORS = {"text": "text", "attachment_ids": "attachments", "scheduled_at": "date", "provider": "when-now",
+                 "queue": "when-queue"}
 
 
 @bp.app_template_global()
@@ -68,15 +69,22 @@ def _known_attachments(ids):
 
 @bp.get("/compose")
 def compose():
-    return render_template("web/compose.html", **_compose_context(ComposeForm()))
+    # ?date=YYYY-MM-DD&time=HH:MM (from the calendar) fills in "Schedule for".
+    day, clock = request.args.get("date", "")[:10], request.args.get("time", "")[:5]
+    form = ComposeForm(when="later", date=day, time=clock) if day else ComposeForm()
+    return render_template("web/compose.html", **_compose_context(form))
 
 
 @bp.post("/compose")
 def create_page():
     form = parse_compose(request.form)
-    errors = dict(form.errors)
+    draft = request.form.get("action") == "draft"  # "Save as draft": no time, no schedule
+    errors = {name: messages for name, messages in form.errors.items() if not (draft and name == "scheduled_at")}
     try:
-        schedules.check_compose(form.text, form.attachment_ids, form.scheduled_at)
+        if draft:
+            schedules.check_compose(form.text, form.attachment_ids)
+        else:
+            schedules.check_compose(form.text, form.attachment_ids, form.scheduled_at, queue=form.when == "queue")
     except ValidationFailed as e:
         for name, messages in e.errors.items():
             errors.setdefault(name, []).extend(m for m in messages if m not in errors.get(name, []))
@@ -97,10 +105,15 @@ def create_page():
 
     for attachment_id, alt_text in form.alt_texts.items():
         attachments.describe(attachment_id, alt_text)
-    page, schedule = schedules.compose(form.text, form.attachment_ids, form.scheduled_at)
-    fresh = ComposeForm(tz=form.tz)
+    if draft:
+        page = pages.create_page(form.text, form.attachment_ids)
+        context = _compose_context(ComposeForm(tz=form.tz), created=page, schedule=None, draft=True)
+        template = "web/_compose_form.html" if is_htmx() else "web/compose.html"
+        return render_template(template, **context), 201
+    page, schedule = schedules.compose(form.text, form.attachment_ids, form.scheduled_at, queue=form.when == "queue")
+    fresh = ComposeForm(tz=form.tz, when="queue" if form.when == "queue" else "now")
     context = _compose_context(fresh, created=page, schedule=schedule, note=form.note,
-                               scheduled_later=form.scheduled_at is not None)
+                               scheduled_later=form.scheduled_at is not None, queued=form.when == "queue")
     template = "web/_compose_form.html" if is_htmx() else "web/compose.html"
     return render_template(template, **context), 201
 
@@ -187,6 +200,20 @@ def schedule_action(schedule_id, action):
 
 
 # Pages
+
+@bp.get("/drafts")
+def drafts():
+    result = pages.list_pages(request.args.get("page"), None, "draft")
+    return render_template("web/drafts.html", result=result,
+                           pages_total=max(1, -(-result.total // result.per_page)))
+
+
+@bp.post("/pages/<int:page_id>/duplicate")
+def duplicate_page(page_id):
+    copy = pages.duplicate_page(page_id)
+    flash(f"Page {copy.id} is a copy of page {page_id}, saved as a draft.")
+    return redirect(url_for(".page_detail", page_id=copy.id))
+
 
 @bp.get("/pages/<int:page_id>")
 def page_detail(page_id):

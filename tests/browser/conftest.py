@@ -6,6 +6,8 @@ change to how people sign in is made here and nowhere else.
 
 import os
 import shutil
+import time
+import urllib.request
 
 import pytest
 
@@ -96,9 +98,24 @@ def site_env():
     return {}
 
 
+def wait_until_serving(url, timeout=60):
+    """The port opens before a worker has booted; on a busy machine booting takes seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/signin", timeout=timeout) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def site(browser, processes, user, site_env):
     web = processes.web(env=site_env)
+    wait_until_serving(web.url)
     site = Site(browser, web)
     yield site
     site.close()

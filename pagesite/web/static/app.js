@@ -246,6 +246,81 @@
     before = null;
   }
 
+  /* ---- Calendar: the server renders in the browser's zone; drag a queued chip to move it ---- */
+
+  // The server reads the zone from this cookie to draw the calendar in local time.
+  document.cookie = "pagesite_tz=" + encodeURIComponent(tz) + "; path=/; SameSite=Lax";
+
+  function calendarOf(elt) { return elt && elt.closest ? elt.closest("[data-calendar]") : null; }
+
+  function dropTarget(elt) { return elt && elt.closest ? elt.closest("[data-drop-date]") : null; }
+
+  var dragged = null;
+  var calendarRedrawn = false;
+
+  document.addEventListener("dragstart", function (evt) {
+    var chip = evt.target.closest && evt.target.closest(".chip[draggable='true']");
+    if (!chip || !calendarOf(chip)) { return; }
+    dragged = chip;
+    chip.classList.add("dragging");
+    evt.dataTransfer.effectAllowed = "move";
+    evt.dataTransfer.setData("text/plain", chip.getAttribute("data-schedule-id"));
+  });
+
+  document.addEventListener("dragend", function () {
+    if (dragged) { dragged.classList.remove("dragging"); }
+    dragged = null;
+    $all(".drop-target").forEach(function (el) { el.classList.remove("drop-target"); });
+  });
+
+  document.addEventListener("dragover", function (evt) {
+    var cell = dropTarget(evt.target);
+    if (!dragged || !cell) { return; }
+    evt.preventDefault();  // allows the drop
+    evt.dataTransfer.dropEffect = "move";
+    $all(".drop-target").forEach(function (el) { if (el !== cell) { el.classList.remove("drop-target"); } });
+    cell.classList.add("drop-target");
+  });
+
+  document.addEventListener("drop", function (evt) {
+    var cell = dropTarget(evt.target);
+    var chip = dragged;
+    if (!chip || !cell) { return; }
+    evt.preventDefault();
+    var calendar = calendarOf(cell);
+    // A week cell is an hour (the chip keeps its minutes); a month cell is a day (the chip keeps its time).
+    var clock = chip.getAttribute("data-local-time");
+    var hour = cell.getAttribute("data-drop-hour");
+    if (hour) { clock = hour + ":" + clock.split(":")[1]; }
+    var url = calendar.getAttribute("data-move-url").replace(/\/0\/move$/, "/" + chip.getAttribute("data-schedule-id") + "/move");
+    htmx.ajax("POST", url, {
+      source: calendar, target: "#calendar", swap: "outerHTML",
+      values: {
+        date: cell.getAttribute("data-drop-date"), time: clock, tz: calendar.getAttribute("data-tz"),
+        view: calendar.getAttribute("data-view"), anchor: calendar.getAttribute("data-anchor")
+      }
+    });
+  });
+
+  // Previous / next / today and the view switch replace the calendar: keep focus on the same
+  // control and say where we are now.
+  var calendarFocus = null;
+
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var target = evt.detail.target;
+    if (!target || target.id !== "calendar") { return; }
+    var active = document.activeElement;
+    calendarFocus = active && target.contains(active) && active.id ? active.id : null;
+  });
+
+  function afterCalendarSwap(calendar) {
+    var title = $("#calendar-title", calendar);
+    if (title && !$("[data-autofocus]", calendar)) { $("#announcer").textContent = title.textContent; }
+    var again = calendarFocus && document.getElementById(calendarFocus);
+    if (again && !$("[data-autofocus]", calendar)) { again.focus(); }
+    calendarFocus = null;
+  }
+
   /* ---- Whenever content arrives (first load or a swap) ---- */
 
   function onLoad(root) {
@@ -253,6 +328,13 @@
     var form = root.id === "compose-form" ? root : $("#compose-form", root);
     if (form) { updateCount(form); syncWhen(form); }
     if (root.hasAttribute && root.hasAttribute("data-status-region")) { afterStatusSwap(root); }
+    var calendar = root.hasAttribute && root.hasAttribute("data-calendar") ? root : $("[data-calendar]", root);
+    if (calendar && calendar === root) { afterCalendarSwap(calendar); }
+    if (calendar && !calendarRedrawn && calendar.getAttribute("data-tz") !== tz && !/[?&]tz=/.test(location.search)) {
+      calendarRedrawn = true;
+      // Drawn before the server knew this browser's zone (first visit): draw it again in local time.
+      htmx.ajax("GET", location.pathname + location.search, { source: calendar, target: "#calendar", swap: "outerHTML" });
+    }
     var focus = root.hasAttribute && root.hasAttribute("data-autofocus") ? root : $("[data-autofocus]", root);
     if (focus && root !== document.body) { focus.focus(); }
   }
