@@ -253,8 +253,9 @@
     var form = root.id === "compose-form" ? root : $("#compose-form", root);
     if (form) { updateCount(form); syncWhen(form); }
     if (root.hasAttribute && root.hasAttribute("data-status-region")) { afterStatusSwap(root); }
+    // A message that needs attention takes the focus, on a swap or a whole page load alike.
     var focus = root.hasAttribute && root.hasAttribute("data-autofocus") ? root : $("[data-autofocus]", root);
-    if (focus && root !== document.body) { focus.focus(); }
+    if (focus) { focus.focus(); }
   }
 
   // htmx (loaded just before this file) fires htmx:load for the first page and for every swap.
