@@ -6,7 +6,7 @@ from ..errors import NotFound, ValidationFailed
 from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES
 from ..security import large_body
 from ..services import attachments, pages, schedules
-from ..timeutil import isoformat
+from ..timeutil import isoformat, utcnow
 from . import bp
 from .errors import is_htmx
 from .forms import ComposeForm, parse_compose
@@ -145,6 +145,24 @@ def attachment_file(attachment_id):
     return attachments.send(attachments.get_attachment(attachment_id))
 
 
+# Live refresh: fast only while something is about to change.
+
+FAST_POLL_SECONDS = 2
+SLOW_POLL_SECONDS = 30
+SOON_SECONDS = 60  # longer than the slow interval, so a slow poll always sees "soon" coming
+
+
+def poll_seconds(shown):
+    """How often a list of these schedules refreshes itself: 2 s, 30 s or not at all."""
+    now = utcnow()
+    active = [s for s in shown if s.status in ACTIVE_STATUSES]
+    if not active:
+        return None
+    if any(s.status == "publishing" or (s.scheduled_at - now).total_seconds() <= SOON_SECONDS for s in active):
+        return FAST_POLL_SECONDS
+    return SLOW_POLL_SECONDS
+
+
 # Schedules
 
 def _schedules_context(status, page):
@@ -156,7 +174,7 @@ def _schedules_context(status, page):
         status=status,
         statuses=("all",) + SCHEDULE_STATUSES,
         pages_total=pages_total,
-        polling=any(s.status in ACTIVE_STATUSES for s in result.items),
+        polling=poll_seconds(result.items),
     )
 
 
@@ -194,7 +212,7 @@ def page_detail(page_id):
     context = dict(
         page=page,
         logs=pages.page_logs(page_id),
-        polling=any(s.status in ACTIVE_STATUSES for s in page.schedules),
+        polling=poll_seconds(page.schedules),
     )
     if is_htmx():
         return render_template("web/_page_region.html", **context)

@@ -214,8 +214,9 @@
     }
   });
 
-  /* ---- Live tables: keep focus, announce status changes ---- */
+  /* ---- Live tables: keep focus, scroll and open rows; announce status changes ---- */
 
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
   var before = null;
 
   document.addEventListener("htmx:beforeSwap", function (evt) {
@@ -226,7 +227,16 @@
       statuses[row.getAttribute("data-schedule-id")] = row.getAttribute("data-status");
     });
     var active = document.activeElement;
-    before = { statuses: statuses, focusId: active && target.contains(active) ? active.id : null };
+    var inside = active && active !== target && target.contains(active);
+    before = {
+      statuses: statuses,
+      // Where focus was: by id, or else by its place among the region's focusable elements.
+      focusId: inside ? active.id : null,
+      focusIndex: inside ? $all(FOCUSABLE, target).indexOf(active) : -1,
+      open: $all("details[open][id]", target).map(function (d) { return d.id; }),
+      scrollX: window.scrollX,
+      scrollY: window.scrollY
+    };
   });
 
   function afterStatusSwap(root) {
@@ -239,10 +249,14 @@
       if (was && was !== now) { changes.push("Schedule " + id + " is now " + now + "."); }
     });
     if (changes.length) { $("#announcer").textContent = changes.join(" "); }
-    if (before.focusId) {
-      var again = document.getElementById(before.focusId);
-      if (again) { again.focus(); }
-    }
+    before.open.forEach(function (id) {
+      var details = document.getElementById(id);
+      if (details) { details.open = true; }
+    });
+    var again = before.focusId ? document.getElementById(before.focusId) : null;
+    if (!again && before.focusIndex >= 0) { again = $all(FOCUSABLE, root)[before.focusIndex] || null; }
+    if (again) { again.focus({ preventScroll: true }); }
+    window.scrollTo(before.scrollX, before.scrollY);
     before = null;
   }
 
