@@ -60,3 +60,35 @@ def test_the_list_polls_slowly_or_not_at_all_when_nothing_is_due_soon(site, app)
     _, soon = make_schedule(app, "In a moment", datetime.now(timezone.utc) + timedelta(seconds=40))
     page.reload()
     expect(region).to_have_attribute("hx-trigger", "every 2s")
+
+
+# 3. Compose: the preview shows every attachment, in order, whatever order the uploads finish in.
+
+def slow_network(page, latency_ms=300, upload_bytes_per_s=400_000):
+    """Chromium's own network throttling: requests overlap the way they do on a real connection."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": latency_ms, "downloadThroughput": -1, "uploadThroughput": upload_bytes_per_s})
+    return cdp
+
+
+def test_the_preview_shows_every_attachment_in_order(site, app):
+    from browser.test_web import noisy_png
+
+    page = site.page
+    slow_network(page)
+    # The first file is a little larger: it finishes uploading last, while the
+    # preview asked for when the second one finished is still on its way.
+    page.get_by_label("Attachments").set_input_files([
+        file_payload("larger-first.png", noisy_png(120), "image/png"),
+        file_payload("small-second.png", png_bytes(color=(10, 200, 10)), "image/png"),
+    ])
+    expect(page.locator("input[name=attachment_ids]")).to_have_count(2)
+    ids = page.locator("input[name=attachment_ids]").evaluate_all("els => els.map(e => e.value)")
+    expect(page.locator("#preview img")).to_have_count(2)
+    page.wait_for_function("() => !document.querySelector('#preview.htmx-request')")
+    sources = page.locator("#preview img").evaluate_all("els => els.map(e => e.getAttribute('src'))")
+    assert sources == [f"/attachments/{i}/file" for i in ids]
+    names = page.locator("#attachment-list .upload-name").all_inner_texts()
+    assert names == ["larger-first.png", "small-second.png"]
