@@ -92,3 +92,44 @@ def test_the_preview_shows_every_attachment_in_order(site, app):
     assert sources == [f"/attachments/{i}/file" for i in ids]
     names = page.locator("#attachment-list .upload-name").all_inner_texts()
     assert names == ["larger-first.png", "small-second.png"]
+
+
+# 4. Compose: an error goes as soon as its field is valid, and the summary with it.
+
+def test_errors_go_as_soon_as_the_field_is_valid(site, app):
+    page = site.page
+    page.get_by_role("button", name="Create page").click()
+    summary = page.get_by_role("alert").filter(has_text="The page was not created")
+    expect(summary).to_be_focused()
+    text = page.get_by_label("Text")
+    expect(text).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#text-error")).to_have_text("Text must not be blank.")
+
+    text.fill("   ")  # still blank: the error stays
+    expect(page.locator("#text-error")).to_be_visible()
+    text.fill("Now there is something to say")
+    expect(page.locator("#text-error")).to_have_count(0)
+    expect(text).not_to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_text("Text must not be blank.")).to_have_count(0)
+    expect(summary).to_have_count(0)  # nothing left to fix
+
+    page.get_by_label("Attachments").set_input_files([file_payload("dot.png", png_bytes(), "image/png")])
+    attachment_item(page, "dot.png").get_by_label("Description").fill("A red dot")
+    page.get_by_role("button", name="Create page").click()
+    expect(page.get_by_role("status").filter(has_text="was created")).to_be_visible()
+
+
+def test_a_schedule_error_goes_when_a_future_time_is_chosen(site, app):
+    page = site.page
+    page.get_by_label("Text").fill("Yesterday's news")
+    page.get_by_label("Schedule for").check()
+    yesterday = datetime.now() - timedelta(days=2)
+    page.get_by_label("Date").fill(yesterday.strftime("%Y-%m-%d"))
+    page.get_by_label("Time").fill("10:00")
+    page.get_by_role("button", name="Create page").click()
+    expect(page.locator("#scheduled_at-error")).to_contain_text("has already passed")
+    page.get_by_label("Date").fill((datetime.now() + timedelta(days=3)).strftime("%Y-%m-%d"))
+    expect(page.locator("#scheduled_at-error")).to_have_count(0)
+    expect(page.get_by_label("Date")).not_to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Time")).not_to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("alert").filter(has_text="The page was not created")).to_have_count(0)

@@ -133,6 +133,65 @@
 
   function attachmentsChanged(form) {
     htmx.trigger(form, "pagesite:attachments");
+    clearFixedErrors(form);
+  }
+
+  /* ---- Compose: an error goes as soon as its field is valid, the summary with it ---- */
+
+  function textLength(form) {
+    var text = $("#text", form);
+    return text ? Array.from(text.value.replace(/\r\n/g, "\n").trim()).length : 0;
+  }
+
+  function scheduleValid(form) {
+    if (!$("#when-later", form).checked) { return true; }
+    var date = $("#date", form).value, time = $("#time", form).value;
+    // The browser's clock and zone are the user's: a future local time is valid (the server checks again).
+    return Boolean(date && time) && new Date(date + "T" + time) > new Date();
+  }
+
+  var FIELD_RULES = {
+    text: function (form) {
+      var max = parseInt($("[data-char-count]", form).getAttribute("data-max"), 10);
+      var length = textLength(form);
+      return length > 0 && length <= max;
+    },
+    attachment_ids: function (form) {
+      var max = parseInt(form.getAttribute("data-max-attachments"), 10);
+      return $all("input[name=attachment_ids]", form).length <= max;
+    },
+    scheduled_at: scheduleValid
+  };
+
+  function fieldValid(form, name) {
+    var alt = /^alt_text_(\d+)$/.exec(name);
+    if (alt) { return Boolean($("#alt-status-" + alt[1] + " .saved", form)) || !$("#attachment-" + alt[1], form); }
+    var rule = FIELD_RULES[name];
+    return rule ? rule(form) : false;
+  }
+
+  function clearError(form, name) {
+    var id = name + "-error";
+    $all("[data-field-error='" + name + "']", form).forEach(function (el) { el.remove(); });
+    $all("[aria-describedby]", form).forEach(function (control) {
+      var ids = control.getAttribute("aria-describedby").split(/\s+/);
+      if (ids.indexOf(id) < 0) { return; }
+      control.removeAttribute("aria-invalid");
+      ids = ids.filter(function (x) { return x && x !== id; });
+      if (ids.length) { control.setAttribute("aria-describedby", ids.join(" ")); }
+      else { control.removeAttribute("aria-describedby"); }
+    });
+    $all("[data-error-for='" + name + "']", form).forEach(function (el) { el.remove(); });
+  }
+
+  function clearFixedErrors(form) {
+    var names = {};
+    $all("[data-error-for], [data-field-error]", form).forEach(function (el) {
+      names[el.getAttribute("data-error-for") || el.getAttribute("data-field-error")] = true;
+    });
+    Object.keys(names).forEach(function (name) { if (fieldValid(form, name)) { clearError(form, name); } });
+    var summary = $("[data-error-summary]", form);
+    if (summary && !$("[data-error-for]", summary)) { summary.remove(); }
   }
 
   function startUpload(form, list, file) {
@@ -194,11 +253,22 @@
       $("#when-later", form).checked = true;
       syncWhen(form);
     }
+    clearFixedErrors(form);
   });
 
   document.addEventListener("input", function (evt) {
     var form = evt.target.closest && evt.target.closest("#compose-form");
-    if (form && evt.target.id === "text") { updateCount(form); }
+    if (!form) { return; }
+    if (evt.target.id === "text") { updateCount(form); }
+    clearFixedErrors(form);
+  });
+
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    // A description saved on the server clears its error.
+    var target = evt.detail.target;
+    if (!target || !/^alt-status-/.test(target.id || "")) { return; }
+    var form = target.closest("#compose-form");
+    if (form) { clearFixedErrors(form); }
   });
 
   document.addEventListener("click", function (evt) {
