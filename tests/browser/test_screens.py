@@ -133,3 +133,30 @@ def test_a_schedule_error_goes_when_a_future_time_is_chosen(site, app):
     expect(page.get_by_label("Date")).not_to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Time")).not_to_have_attribute("aria-invalid", "true")
     expect(page.get_by_role("alert").filter(has_text="The page was not created")).to_have_count(0)
+
+
+# 5. Compose: a file past the attachment limit is refused as it is chosen, with the reason on its card.
+
+def test_a_file_past_the_limit_is_refused_as_it_is_chosen(site, app):
+    page = site.page
+    uploads = []
+    page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/compose/attachments") else None)
+    page.get_by_label("Attachments").set_input_files([
+        file_payload(f"photo-{n}.png", png_bytes(color=(40 * n, 30, 30)), "image/png") for n in range(1, 4)])
+    expect(page.locator("input[name=attachment_ids]")).to_have_count(3)
+    page.get_by_label("Attachments").set_input_files([
+        file_payload(f"photo-{n}.png", png_bytes(color=(40 * n, 30, 30)), "image/png") for n in range(4, 6)])
+    expect(page.locator("input[name=attachment_ids]")).to_have_count(4)
+
+    refused = attachment_item(page, "photo-5.png")
+    expect(refused.locator(".field-error")).to_have_text(
+        "Not added: a page takes at most 4 attachments. Remove one to make room for this file.")
+    expect(refused.get_by_role("button", name="Dismiss photo-5.png")).to_be_visible()
+    assert len(uploads) == 4, uploads  # the fifth never left the browser
+
+    # Making room lets the next file in.
+    attachment_item(page, "photo-1.png").get_by_role("button", name="Remove photo-1.png").click()
+    refused.get_by_role("button", name="Dismiss photo-5.png").click()
+    page.get_by_label("Attachments").set_input_files([file_payload("photo-6.png", png_bytes(), "image/png")])
+    expect(attachment_item(page, "photo-6.png").get_by_label("Description")).to_be_visible()
+    expect(page.locator("input[name=attachment_ids]")).to_have_count(4)

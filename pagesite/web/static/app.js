@@ -43,7 +43,10 @@
     slot.textContent = message;
     slot.hidden = false;
     var button = $("[data-remove-attachment]", item);
-    if (button) { button.textContent = "Dismiss"; }
+    if (button) {
+      button.textContent = "Dismiss";
+      button.setAttribute("aria-label", (button.getAttribute("aria-label") || "").replace(/^Remove /, "Dismiss "));
+    }
   }
 
   document.addEventListener("htmx:responseError", function (evt) {
@@ -194,11 +197,9 @@
     if (summary && !$("[data-error-for]", summary)) { summary.remove(); }
   }
 
-  function startUpload(form, list, file) {
+  function uploadCard(list, file) {
     var item = document.createElement("li");
     item.className = "upload-item uploading";
-    item.setAttribute("hx-encoding", "multipart/form-data");
-    item.setAttribute("hx-params", "file");
     var head = document.createElement("div");
     head.className = "upload-head";
     var name = document.createElement("span");
@@ -225,6 +226,26 @@
     item.appendChild(progress);
     item.appendChild(error);
     list.appendChild(item);
+    return item;
+  }
+
+  function attachmentsInUse(list) {
+    return $all(".upload-item", list).filter(function (item) {
+      return !item.classList.contains("upload-failed");
+    }).length;
+  }
+
+  function refuseFile(list, file, max) {
+    var item = uploadCard(list, file);
+    item.classList.remove("uploading");
+    failUpload(item, "Not added: a page takes at most " + max + " attachments. Remove one to make room for this file.");
+  }
+
+  function startUpload(form, list, file) {
+    var item = uploadCard(list, file);
+    item.setAttribute("hx-encoding", "multipart/form-data");
+    item.setAttribute("hx-params", "file");
+    var progress = $("progress", item);
 
     item.addEventListener("htmx:xhr:progress", function (evt) {
       if (evt.detail.lengthComputable && evt.detail.total) {
@@ -245,7 +266,12 @@
     if (!form) { return; }
     if (input.matches("[data-upload-input]")) {
       var list = $("#attachment-list", form);
-      Array.prototype.forEach.call(input.files, function (file) { startUpload(form, list, file); });
+      var max = parseInt(form.getAttribute("data-max-attachments"), 10);
+      var used = attachmentsInUse(list);
+      // Files past the limit are refused as they are chosen, each with the reason on its card.
+      Array.prototype.forEach.call(input.files, function (file) {
+        if (used < max) { used += 1; startUpload(form, list, file); } else { refuseFile(list, file, max); }
+      });
       input.value = "";  // the files now live in the list; choosing the same file again works
     }
     if (input.name === "when") { syncWhen(form); }
