@@ -160,3 +160,44 @@ def test_a_file_past_the_limit_is_refused_as_it_is_chosen(site, app):
     page.get_by_label("Attachments").set_input_files([file_payload("photo-6.png", png_bytes(), "image/png")])
     expect(attachment_item(page, "photo-6.png").get_by_label("Description")).to_be_visible()
     expect(page.locator("input[name=attachment_ids]")).to_have_count(4)
+
+
+# 6. Compose: leaving with typed text or uploads asks first.
+
+def test_leaving_unsaved_work_asks_first(site, app):
+    page = site.page
+    dialogs = []
+
+    def answer(dialog):
+        dialogs.append(dialog.type)
+        dialog.dismiss() if len(dialogs) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+    page.get_by_role("link", name="Schedules").click()  # nothing typed: leaves without a question
+    expect(page).to_have_url(re.compile("/schedules$"))
+    assert dialogs == []
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Compose").click()
+
+    page.get_by_label("Attachments").set_input_files([file_payload("keep.png", png_bytes(), "image/png")])
+    expect(attachment_item(page, "keep.png").get_by_label("Description")).to_be_visible()
+    page.get_by_role("link", name="Schedules").click()
+    wait_until(lambda: dialogs, message="the leave-page question")
+    assert dialogs == ["beforeunload"]
+    expect(page).to_have_url(re.compile("/compose$"))  # stayed: the upload is still there
+    expect(attachment_item(page, "keep.png")).to_be_visible()
+
+    page.get_by_role("link", name="Schedules").click()  # asked again, and this time leaves
+    expect(page).to_have_url(re.compile("/schedules$"))
+    assert dialogs == ["beforeunload", "beforeunload"]
+
+
+def test_a_created_page_leaves_nothing_unsaved(site, app):
+    page = site.page
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.type), d.accept()))
+    page.get_by_label("Text").fill("Done and dusted")
+    page.get_by_role("button", name="Create page").click()
+    expect(page.get_by_role("status").filter(has_text="was created")).to_be_visible()
+    page.get_by_role("link", name="All schedules").click()
+    expect(page).to_have_url(re.compile("/schedules$"))
+    assert dialogs == []

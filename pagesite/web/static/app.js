@@ -310,6 +310,28 @@
     }
   });
 
+  /* ---- Compose: leaving with unsaved work asks first ---- */
+
+  var submitting = false;
+
+  function hasUnsavedWork() {
+    var form = $("#compose-form");
+    if (!form || submitting) { return false; }
+    return textLength(form) > 0 || attachmentsInUse($("#attachment-list", form)) > 0;
+  }
+
+  document.addEventListener("submit", function (evt) {
+    if (evt.target.id === "compose-form") { submitting = true; }
+  });
+  document.addEventListener("htmx:afterRequest", function () { submitting = false; });
+
+  window.addEventListener("beforeunload", function (evt) {
+    if (hasUnsavedWork()) {
+      evt.preventDefault();
+      evt.returnValue = "";  // the browser shows its own "Leave site?" question
+    }
+  });
+
   /* ---- Live tables: keep focus, scroll and open rows; announce status changes ---- */
 
   var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
