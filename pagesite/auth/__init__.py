@@ -94,7 +94,12 @@ def setup():
 
 @bp.get("/settings")
 def settings():
-    return render_template("auth/settings.html", tokens=auth.list_tokens(g.user), new_token=None, errors={})
+    # A token just created is shown once: it rides in the session across the redirect, then is gone.
+    new_token = session.pop("new_token", None)
+    tokens = auth.list_tokens(g.user)
+    new_record = next((t for t in tokens if new_token and t.id == new_token["id"]), None)
+    return render_template("auth/settings.html", tokens=tokens, errors={},
+                           new_token=new_token["token"] if new_record else None, new_record=new_record)
 
 
 @bp.post("/settings/tokens")
@@ -104,8 +109,9 @@ def create_token():
     except ValidationFailed as e:
         return render_template("auth/settings.html", tokens=auth.list_tokens(g.user), new_token=None,
                                errors=e.errors, name=request.form.get("name", "")), 422
-    return render_template("auth/settings.html", tokens=auth.list_tokens(g.user), new_token=token,
-                           new_record=record, errors={})
+    # Redirect after the POST, so a reload or Back never creates a second token.
+    session["new_token"] = {"id": record.id, "token": token}
+    return redirect(url_for("auth.settings"))
 
 
 @bp.post("/settings/tokens/<int:token_id>/revoke")

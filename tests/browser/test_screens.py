@@ -201,3 +201,72 @@ def test_a_created_page_leaves_nothing_unsaved(site, app):
     page.get_by_role("link", name="All schedules").click()
     expect(page).to_have_url(re.compile("/schedules$"))
     assert dialogs == []
+
+
+# 8-10. Settings: redirect after creating a token; no sideways scrolling on a phone; local times, copy, a careful Revoke.
+
+def token_count(app):
+    from pagesite.models import ApiToken
+
+    return _in_app(app, lambda: ApiToken.query.count())
+
+
+def create_token(page, name):
+    page.get_by_role("textbox", name="Name").fill(name)
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_label("Token", exact=True)).to_have_value(re.compile(r"^ps_"))
+
+
+def test_reloading_after_create_token_creates_nothing(site, app):
+    page = site.goto("/settings")
+    create_token(page, "deploy script")
+    expect(page).to_have_url(re.compile("/settings$"))
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings")).to_have_attribute(
+        "aria-current", "page")
+    assert token_count(app) == 1
+    page.reload()
+    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    expect(page.get_by_label("Token", exact=True)).to_have_count(0)  # shown once only
+    assert token_count(app) == 1
+
+    page.get_by_role("button", name="Create token").click()  # no name: refused, the menu still knows where it is
+    expect(page.locator("#token-name-error")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings")).to_have_attribute(
+        "aria-current", "page")
+
+
+def test_settings_fit_a_phone(site, app):
+    page = site.open(viewport={"width": 390, "height": 844}, path="/settings")
+    for name in ("a long token name for the nightly export job", "second", "third"):
+        create_token(page, name)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for button in page.get_by_role("button", name=re.compile("^Revoke token")).all():
+        box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    site.screenshot("phone-settings", page)
+
+
+def test_settings_show_local_times_copy_and_a_careful_revoke(site, app):
+    site.page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.url)
+    page = site.goto("/settings")
+    create_token(page, "copied")
+    token = page.get_by_label("Token", exact=True).input_value()
+    page.get_by_role("button", name="Copy").click()
+    expect(page.locator("#copy-status")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == token
+
+    created = page.locator("table.tokens tbody tr").first.locator("td[data-label=Created]")
+    expect(created).not_to_have_text(re.compile(r"\d{4}-\d\d-\d\dT"))  # no raw ISO timestamps
+    expect(created).to_contain_text(re.compile(r"(EST|EDT|GMT-[45])"))  # the browser's zone (New York)
+
+    revoke = page.get_by_role("button", name="Revoke token copied")
+    assert revoke.evaluate("b => getComputedStyle(b).color") == "rgb(161, 37, 27)"  # the destructive colour
+    answers = []
+    page.once("dialog", lambda d: (answers.append(d.message), d.dismiss()))
+    revoke.click()
+    wait_until(lambda: answers, message="the revoke question")
+    assert "cannot be undone" in answers[0]
+    expect(page.locator("table.tokens .badge")).to_have_text("Active")
+    page.once("dialog", lambda d: d.accept())
+    revoke.click()
+    expect(page.locator("table.tokens .badge")).to_have_text("Revoked")

@@ -310,6 +310,31 @@
     }
   });
 
+  /* ---- Settings: copy a new token; destructive actions ask first ---- */
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest && evt.target.closest("[data-copy]");
+    if (!button) { return; }
+    var source = $(button.getAttribute("data-copy"));
+    var status = $("#" + button.getAttribute("aria-describedby"));
+    function done(ok) {
+      if (status) { status.textContent = ok ? "Copied to the clipboard." : "Could not copy: select the token and copy it yourself."; }
+    }
+    source.select();
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(source.value).then(function () { done(true); }, function () {
+        done(document.execCommand && document.execCommand("copy"));
+      });
+    } else {
+      done(document.execCommand && document.execCommand("copy"));
+    }
+  });
+
+  document.addEventListener("submit", function (evt) {
+    var message = evt.target.getAttribute && evt.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { evt.preventDefault(); }
+  });
+
   /* ---- Compose: leaving with unsaved work asks first ---- */
 
   var submitting = false;
