@@ -270,3 +270,18 @@ def test_settings_show_local_times_copy_and_a_careful_revoke(site, app):
     page.once("dialog", lambda d: d.accept())
     revoke.click()
     expect(page.locator("table.tokens .badge")).to_have_text("Revoked")
+
+
+# 11. The API reference leads back to the app, and nothing on it scrolls sideways on a phone.
+
+def test_api_docs_lead_back_and_fit_a_phone(site, app):
+    page = site.open(viewport={"width": 390, "height": 844}, path="/api-docs")
+    scrollable = page.evaluate("""() => Array.from(document.querySelectorAll('body *'))
+        .filter(e => e.scrollWidth > e.clientWidth + 1 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+        .filter(e => e.tabIndex < 0).length""")
+    assert scrollable == 0, "scrollable regions the keyboard cannot reach"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert not [v for v in violations(page) if v["id"] == "scrollable-region-focusable"]
+    site.screenshot("phone-api-docs", page)
+    page.get_by_role("link", name="Back to pagesite").click()
+    expect(page).to_have_url(re.compile("/compose$"))
