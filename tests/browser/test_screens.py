@@ -285,3 +285,16 @@ def test_api_docs_lead_back_and_fit_a_phone(site, app):
     site.screenshot("phone-api-docs", page)
     page.get_by_role("link", name="Back to pagesite").click()
     expect(page).to_have_url(re.compile("/compose$"))
+
+
+# 13. Signed out, the menu offers nothing that only leads back to sign-in.
+
+def test_signed_out_the_menu_shows_only_what_can_be_used(site, app):
+    page = site.page
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile("/signin$"))
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+    for name in ("Compose", "Schedules", "Settings"):
+        expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
+    page.get_by_role("link", name="pagesite").click()
+    expect(page).to_have_url(re.compile("/signin$"))
