@@ -90,10 +90,13 @@ def create_page():
         errors["scheduled_at"] = [
             f"{form.time} on {form.date} ({form.tz}) has already passed; choose a later time."
         ]
+    template = "web/_compose_form.html" if is_htmx() else "web/compose.html"
     if errors:
         form.errors = errors
-        template = "web/_compose_form.html" if is_htmx() else "web/compose.html"
         return render_template(template, **_compose_context(form)), 422
+    if form.note and not form.time_confirmed:
+        # A daylight-saving change moves the chosen time: ask before creating anything.
+        return render_template(template, **_compose_context(form, time_question=True)), 422
 
     for attachment_id, alt_text in form.alt_texts.items():
         attachments.describe(attachment_id, alt_text)

@@ -298,3 +298,64 @@ def test_signed_out_the_menu_shows_only_what_can_be_used(site, app):
         expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
     page.get_by_role("link", name="pagesite").click()
     expect(page).to_have_url(re.compile("/signin$"))
+
+
+# 14. A time that a daylight-saving change skips is not moved silently: the user is asked first.
+
+def next_spring_forward(zone_name):
+    """The next date on which 02:30 does not exist in ``zone_name``."""
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from pagesite.timeutil import local_time_kind
+
+    day = date.today() + timedelta(days=2)
+    for _ in range(400):
+        if local_time_kind(day.isoformat(), "02:30", zone_name) == "missing":
+            return day
+        day += timedelta(days=1)
+    raise AssertionError("no spring-forward night within a year")
+
+
+def test_a_skipped_time_is_confirmed_before_the_page_is_created(site, app):
+    from pagesite.models import Page
+
+    day = next_spring_forward("America/New_York")
+    page = site.page
+    page.get_by_label("Text").fill("At half past two, they say")
+    page.get_by_label("Schedule for").check()
+    page.get_by_label("Date").fill(day.isoformat())
+    page.get_by_label("Time").fill("02:30")
+    page.get_by_role("button", name="Create page").click()
+
+    question = page.get_by_role("alert").filter(has_text="does not exist")
+    expect(question).to_be_focused()
+    expect(question).to_contain_text(f"02:30 does not exist on {day.isoformat()} in America/New_York")
+    expect(question).to_contain_text("03:30")
+    expect(page.get_by_label("Time")).to_have_value("02:30")  # the user's choice is not rewritten
+    assert _in_app(app, lambda: Page.query.count()) == 0  # nothing created before the user says so
+    site.screenshot("compose-dst-question")
+
+    question.get_by_role("button", name="Schedule for 03:30").click()
+    success = page.get_by_role("status").filter(has_text="was created")
+    expect(success).to_contain_text("is scheduled for")
+    schedule_id = int(re.search(r"#schedule-(\d+)", success.get_by_role("link", name="Its schedule")
+                                .get_attribute("href")).group(1))
+    expected = datetime(day.year, day.month, day.day, 7, 30, tzinfo=timezone.utc)  # 03:30 EDT
+    assert stored(app, "Schedule", schedule_id).scheduled_at == expected
+
+
+def test_a_skipped_time_can_be_changed_instead(site, app):
+    from pagesite.models import Page
+
+    day = next_spring_forward("America/New_York")
+    page = site.page
+    page.get_by_label("Text").fill("Changed my mind")
+    page.get_by_label("Date").fill(day.isoformat())
+    page.get_by_label("Time").fill("02:30")
+    page.get_by_role("button", name="Create page").click()
+    expect(page.get_by_role("alert").filter(has_text="does not exist")).to_be_visible()
+    page.get_by_label("Time").fill("04:00")
+    page.get_by_role("button", name="Create page").click()
+    expect(page.get_by_role("status").filter(has_text="was created")).to_be_visible()
+    assert _in_app(app, lambda: Page.query.count()) == 1
