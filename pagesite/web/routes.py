@@ -35,6 +35,18 @@ def error_anchor(name):
     return FIELD_ANCHORS.get(name, "compose-form")
 
 
+@bp.app_template_global()
+def attempts_in_words(schedule):
+    """A schedule's attempts as a person reads them, also after a retry raised its limit."""
+    per_try = current_app.config["PUBLISH_MAX_ATTEMPTS"]
+    before_retry = max(0, schedule.attempt_limit - per_try)  # attempts used before the latest retry
+    this_try = schedule.attempts - before_retry
+    if before_retry == 0:
+        return f"{schedule.attempts} of {schedule.attempt_limit}"
+    attempts = "attempt" if this_try == 1 else "attempts"
+    return f"Retried by you; {this_try} {attempts} so far in this try (up to {per_try}), {schedule.attempts} in all"
+
+
 @bp.get("/")
 def index():
     return redirect(url_for(".compose"))

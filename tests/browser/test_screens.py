@@ -359,3 +359,25 @@ def test_a_skipped_time_can_be_changed_instead(site, app):
     page.get_by_role("button", name="Create page").click()
     expect(page.get_by_role("status").filter(has_text="was created")).to_be_visible()
     assert _in_app(app, lambda: Page.query.count()) == 1
+
+
+# 15. After a retry, the attempt count reads as a person would say it.
+
+def test_attempts_after_a_retry_read_plainly(site, workers, app):
+    from pagesite.services import pages, schedules
+
+    def failed_once():
+        page = pages.create_page("Rejected by the network [stub:fail]")
+        return page.id, schedules.publish_now("stub", page.id).schedule.id
+
+    page_id, schedule_id = _in_app(app, failed_once)
+    page = site.goto(f"/pages/{page_id}")
+    attempts = page.locator(f"#schedule-{schedule_id} td[data-label=Attempts]")
+    expect(attempts).to_have_text("1 of 5")
+    site.goto("/schedules?status=failed", page)
+    page.get_by_role("button", name=f"Retry: schedule {schedule_id}").click()
+    wait_until(lambda: stored(app, "Schedule", schedule_id).attempts == 2
+               and stored(app, "Schedule", schedule_id).status == "failed", message="the second attempt")
+    site.goto(f"/pages/{page_id}", page)
+    expect(attempts).to_have_text("Retried by you; 1 attempt so far in this try (up to 5), 2 in all")
+    expect(attempts).not_to_contain_text("of 6")
