@@ -25,6 +25,7 @@ class ComposeForm:
     note: str = ""  # said to the user about a daylight-saving adjustment
     shifted_time: str = ""  # the wall-clock time a daylight-saving adjustment lands on
     time_confirmed: bool = False  # the user accepted that adjustment
+    without_descriptions: bool = False  # the user chose to publish attachments without descriptions
     errors: dict = field(default_factory=dict)
 
     def add_error(self, name, message):
@@ -41,6 +42,7 @@ def parse_compose(form):
         tz=form.get("tz", "").strip() or "UTC",
     )
     confirmed = form.get("confirm_time", "")
+    data.without_descriptions = form.get("without_descriptions") == "yes"
     for raw in form.getlist("attachment_ids"):
         try:
             data.attachment_ids.append(int(raw))

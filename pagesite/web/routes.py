@@ -106,6 +106,10 @@ def create_page():
     if errors:
         form.errors = errors
         return render_template(template, **_compose_context(form)), 422
+    undescribed = [a for a in _known_attachments(form.attachment_ids) if not form.alt_texts.get(a.id, "").strip()]
+    if undescribed and not form.without_descriptions:
+        # A gentle reminder, not a rule: the user may go on without descriptions.
+        return render_template(template, **_compose_context(form, undescribed=undescribed)), 422
     if form.note and not form.time_confirmed:
         # A daylight-saving change moves the chosen time: ask before creating anything.
         return render_template(template, **_compose_context(form, time_question=True)), 422

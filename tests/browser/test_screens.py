@@ -381,3 +381,41 @@ def test_attempts_after_a_retry_read_plainly(site, workers, app):
     site.goto(f"/pages/{page_id}", page)
     expect(attempts).to_have_text("Retried by you; 1 attempt so far in this try (up to 5), 2 in all")
     expect(attempts).not_to_contain_text("of 6")
+
+
+# 16. An attachment without a description gets a gentle reminder, which can be passed by.
+
+def test_a_missing_description_gets_a_reminder(site, app):
+    from pagesite.models import Page
+
+    page = site.page
+    page.get_by_label("Text").fill("Look at this")
+    page.get_by_label("Attachments").set_input_files([file_payload("sunset.png", png_bytes(), "image/png")])
+    description = attachment_item(page, "sunset.png").get_by_label("Description")
+    expect(description).to_be_visible()
+    page.get_by_role("button", name="Create page").click()
+
+    reminder = page.get_by_role("alert").filter(has_text="no description")
+    expect(reminder).to_be_focused()
+    expect(reminder).to_contain_text("1 attachment has no description: sunset.png")
+    assert _in_app(app, lambda: Page.query.count()) == 0
+    site.screenshot("compose-description-reminder")
+    reminder.get_by_role("link", name="Add a description").click()
+    expect(description).to_be_focused()
+    description.fill("The sun going down over the sea")
+    page.get_by_role("button", name="Create page").click()
+    expect(page.get_by_role("status").filter(has_text="was created")).to_be_visible()
+    assert _in_app(app, lambda: Page.query.one().attachments[0].alt_text) == "The sun going down over the sea"
+
+
+def test_the_reminder_can_be_dismissed(site, app):
+    from pagesite.models import Page
+
+    page = site.page
+    page.get_by_label("Text").fill("No words needed")
+    page.get_by_label("Attachments").set_input_files([file_payload("pattern.png", png_bytes(), "image/png")])
+    expect(attachment_item(page, "pattern.png").get_by_label("Description")).to_be_visible()
+    page.get_by_role("button", name="Create page").click()
+    page.get_by_role("button", name="Create without a description").click()
+    expect(page.get_by_role("status").filter(has_text="was created")).to_be_visible()
+    assert _in_app(app, lambda: Page.query.count()) == 1

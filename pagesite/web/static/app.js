@@ -310,6 +310,15 @@
     }
   });
 
+  /* ---- A link to a field moves the keyboard focus there, not only the view ---- */
+
+  document.addEventListener("click", function (evt) {
+    var link = evt.target.closest && evt.target.closest("a[data-focus-target]");
+    if (!link) { return; }
+    var field = document.getElementById(link.getAttribute("href").slice(1));
+    if (field) { evt.preventDefault(); field.focus(); }
+  });
+
   /* ---- Settings: copy a new token; destructive actions ask first ---- */
 
   document.addEventListener("click", function (evt) {
