@@ -1,10 +1,12 @@
 """Accessibility checks with axe-core (vendored from npm under tests/vendor/axe-core)."""
 
 import hashlib
+import json
 import os
 
 from conftest import ROOT
 
+REPORTS = os.path.join(ROOT, "test-artifacts", "axe")
 AXE_PATH = os.path.join(ROOT, "tests", "vendor", "axe-core", "axe.min.js")
 AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"  # axe-core 4.14.1
 BLOCKING = ("serious", "critical")
@@ -48,6 +50,9 @@ def assert_accessible(page, name, site=None):
     if site is not None:
         site.screenshot(f"axe-{name}", page)
     found = violations(page)
+    os.makedirs(REPORTS, exist_ok=True)
+    with open(os.path.join(REPORTS, f"{name}.json"), "w") as f:
+        json.dump(found, f, indent=1)  # every impact, for reading later
     blocking = [v for v in found if v["impact"] in BLOCKING]
     assert not blocking, f"axe-core on {name}: serious or critical violations\n{describe(blocking)}"
     return found
