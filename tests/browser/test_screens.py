@@ -21,7 +21,7 @@ def test_every_compose_text_meets_aa_contrast_while_publish_now_is_chosen(site):
     assert not contrast, contrast
 
 
-# 2. Schedules: a live refresh keeps focus and scroll; it polls fast only when something is about to change.
+# Schedules: a live refresh keeps focus and scroll; it polls fast only when something is about to change.
 
 COUNT_REFRESHES = """() => { window.refreshes = 0;
     document.addEventListener('htmx:afterSettle', e => { if (e.detail.target.id === 'schedules-region') window.refreshes++; }); }"""
@@ -62,7 +62,7 @@ def test_the_list_polls_slowly_or_not_at_all_when_nothing_is_due_soon(site, app)
     expect(region).to_have_attribute("hx-trigger", "every 2s")
 
 
-# 3. Compose: the preview shows every attachment, in order, whatever order the uploads finish in.
+# Compose: the preview shows every attachment, in order, whatever order the uploads finish in.
 
 def slow_network(page, latency_ms=300, upload_bytes_per_s=400_000):
     """Chromium's own network throttling: requests overlap the way they do on a real connection."""
@@ -94,7 +94,7 @@ def test_the_preview_shows_every_attachment_in_order(site, app):
     assert names == ["larger-first.png", "small-second.png"]
 
 
-# 4. Compose: an error goes as soon as its field is valid, and the summary with it.
+# Compose: an error goes as soon as its field is valid, and the summary with it.
 
 def test_errors_go_as_soon_as_the_field_is_valid(site, app):
     page = site.page
@@ -135,7 +135,7 @@ def test_a_schedule_error_goes_when_a_future_time_is_chosen(site, app):
     expect(page.get_by_role("alert").filter(has_text="The page was not created")).to_have_count(0)
 
 
-# 5. Compose: a file past the attachment limit is refused as it is chosen, with the reason on its card.
+# Compose: a file past the attachment limit is refused as it is chosen, with the reason on its card.
 
 def test_a_file_past_the_limit_is_refused_as_it_is_chosen(site, app):
     page = site.page
@@ -162,7 +162,7 @@ def test_a_file_past_the_limit_is_refused_as_it_is_chosen(site, app):
     expect(page.locator("input[name=attachment_ids]")).to_have_count(4)
 
 
-# 6. Compose: leaving with typed text or uploads asks first.
+# Compose: leaving with typed text or uploads asks first.
 
 def test_leaving_unsaved_work_asks_first(site, app):
     page = site.page
@@ -203,7 +203,7 @@ def test_a_created_page_leaves_nothing_unsaved(site, app):
     assert dialogs == []
 
 
-# 8-10. Settings: redirect after creating a token; no sideways scrolling on a phone; local times, copy, a careful Revoke.
+# Settings: redirect after creating a token; no sideways scrolling on a phone; local times, copy, a careful Revoke.
 
 def token_count(app):
     from pagesite.models import ApiToken
@@ -272,7 +272,7 @@ def test_settings_show_local_times_copy_and_a_careful_revoke(site, app):
     expect(page.locator("table.tokens .badge")).to_have_text("Revoked")
 
 
-# 11. The API reference leads back to the app, and nothing on it scrolls sideways on a phone.
+# The API reference leads back to the app, and nothing on it scrolls sideways on a phone.
 
 def test_api_docs_lead_back_and_fit_a_phone(site, app):
     page = site.open(viewport={"width": 390, "height": 844}, path="/api-docs")
@@ -287,7 +287,7 @@ def test_api_docs_lead_back_and_fit_a_phone(site, app):
     expect(page).to_have_url(re.compile("/compose$"))
 
 
-# 13. Signed out, the menu offers nothing that only leads back to sign-in.
+# Signed out, the menu offers nothing that only leads back to sign-in.
 
 def test_signed_out_the_menu_shows_only_what_can_be_used(site, app):
     page = site.page
@@ -300,7 +300,7 @@ def test_signed_out_the_menu_shows_only_what_can_be_used(site, app):
     expect(page).to_have_url(re.compile("/signin$"))
 
 
-# 14. A time that a daylight-saving change skips is not moved silently: the user is asked first.
+# A time that a daylight-saving change skips is not moved silently: the user is asked first.
 
 def next_spring_forward(zone_name):
     """The next date on which 02:30 does not exist in ``zone_name``."""
@@ -361,7 +361,7 @@ def test_a_skipped_time_can_be_changed_instead(site, app):
     assert _in_app(app, lambda: Page.query.count()) == 1
 
 
-# 15. After a retry, the attempt count reads as a person would say it.
+# After a retry, the attempt count reads as a person would say it.
 
 def test_attempts_after_a_retry_read_plainly(site, workers, app):
     from pagesite.services import pages, schedules
@@ -383,7 +383,7 @@ def test_attempts_after_a_retry_read_plainly(site, workers, app):
     expect(attempts).not_to_contain_text("of 6")
 
 
-# 16. An attachment without a description gets a gentle reminder, which can be passed by.
+# An attachment without a description gets a gentle reminder, which can be passed by.
 
 def test_a_missing_description_gets_a_reminder(site, app):
     from pagesite.models import Page
