@@ -7,6 +7,7 @@ import os
 from conftest import ROOT
 
 REPORTS = os.path.join(ROOT, "test-artifacts", "axe")
+SCREENSHOTS = os.path.join(ROOT, "test-artifacts", "screenshots")
 AXE_PATH = os.path.join(ROOT, "tests", "vendor", "axe-core", "axe.min.js")
 AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"  # axe-core 4.14.1
 BLOCKING = ("serious", "critical")
@@ -45,10 +46,10 @@ def describe(found):
     return "\n".join(lines)
 
 
-def assert_accessible(page, name, site=None):
+def assert_accessible(page, name):
     """Fail on any serious or critical axe-core violation; save a screenshot either way."""
-    if site is not None:
-        site.screenshot(f"axe-{name}", page)
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    page.screenshot(path=os.path.join(SCREENSHOTS, f"axe-{name}.png"), full_page=True)
     found = violations(page)
     os.makedirs(REPORTS, exist_ok=True)
     with open(os.path.join(REPORTS, f"{name}.json"), "w") as f:

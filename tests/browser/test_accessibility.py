@@ -57,11 +57,11 @@ def test_signin_screen(processes, app, user, browser, width):
 
 def test_compose_screens(site, app, width):
     page = site.open(viewport=WIDTHS[width])
-    assert_accessible(page, f"compose-empty-{width}", site)
+    assert_accessible(page, f"compose-empty-{width}")
 
     page.get_by_role("button", name="Create page").click()
     expect(page.get_by_role("alert").filter(has_text="The page was not created")).to_be_focused()
-    assert_accessible(page, f"compose-errors-{width}", site)
+    assert_accessible(page, f"compose-errors-{width}")
 
     page.get_by_label("Text").fill("Two pictures")
     page.get_by_label("Attachments").set_input_files([
@@ -72,7 +72,7 @@ def test_compose_screens(site, app, width):
     expect(attachment_item(page, "green.png").get_by_label("Description")).to_be_visible()
     expect(attachment_item(page, "notes.txt").locator(".field-error")).to_be_visible()
     expect(page.locator("#preview img")).to_have_count(2)
-    assert_accessible(page, f"compose-uploads-{width}", site)
+    assert_accessible(page, f"compose-uploads-{width}")
     no_sideways_scroll(page)
 
 
@@ -81,11 +81,11 @@ def test_schedules_and_page_detail(site, app, width):
     make_schedule(app, "Later still", datetime.now(timezone.utc) + timedelta(days=30))
     page = site.open(viewport=WIDTHS[width], path="/schedules")
     expect(page.locator("tbody tr")).to_have_count(2)
-    assert_accessible(page, f"schedules-{width}", site)
+    assert_accessible(page, f"schedules-{width}")
     no_sideways_scroll(page)
     site.goto(f"/pages/{page_id}", page)
     expect(page.get_by_role("heading", name=f"Page {page_id}")).to_be_visible()
-    assert_accessible(page, f"page-detail-{width}", site)
+    assert_accessible(page, f"page-detail-{width}")
     no_sideways_scroll(page)
 
 
@@ -94,10 +94,10 @@ def test_settings_screen(site, app, width):
     page.get_by_label("Name").fill("A script with a rather long name")
     page.get_by_role("button", name="Create token").click()
     expect(page.get_by_label("Token", exact=True)).to_be_visible()
-    assert_accessible(page, f"settings-{width}", site)
+    assert_accessible(page, f"settings-{width}")
     no_sideways_scroll(page)
 
 
 def test_api_docs_screen(site, app, width):
     page = site.open(viewport=WIDTHS[width], path="/api-docs")
-    assert_accessible(page, f"api-docs-{width}", site)
+    assert_accessible(page, f"api-docs-{width}")
