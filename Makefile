@@ -7,21 +7,29 @@ export PORT
 
 .PHONY: run test test-postgres bench bench-smoke browser wrk clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# What running needs; the tests and benchmarks add their tools on top.
+$(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 # Web (gunicorn on $PORT) and worker (scheduler + workers), from the Procfile.
+# Ctrl-C stops both and ends quietly (honcho reports each process stopping).
 run: $(VENV)/.installed
-	REDIS_URL=$$($(PY) -m pagesite.devredis 0) && export REDIS_URL && \
+	@REDIS_URL=$${REDIS_URL:-$$($(PY) -m pagesite.devredis 0)} && export REDIS_URL && \
 	$(VENV)/bin/flask --app wsgi db upgrade && \
-	echo "pagesite on http://127.0.0.1:$(PORT)  (Redis: $$REDIS_URL)" && \
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start
+	echo "pagesite on http://$${PAGESITE_BIND:-127.0.0.1}:$(PORT)  (Redis: $$REDIS_URL)" && \
+	trap 'stopped=1' INT TERM && \
+	{ PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start; status=$$?; \
+	  if [ -n "$$stopped" ]; then exit 0; else exit $$status; fi; }
 
 # The whole suite: SQLite by default; PAGESITE_TEST_DATABASE_URL=postgresql://... for PostgreSQL.
-test: $(VENV)/.installed browser
+test: $(VENV)/.installed-dev browser
 	PAGESITE_TEST_REDIS_URL=$${PAGESITE_TEST_REDIS_URL:-$$($(PY) -m pagesite.devredis 15)} \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -45,11 +53,11 @@ browser:
 wrk:
 	$(call need,wrk,wrk,the API benchmarks)
 
-bench: $(VENV)/.installed wrk
+bench: $(VENV)/.installed-dev wrk
 	REDIS_URL=$${REDIS_URL:-$$($(PY) -m pagesite.devredis 14)} $(PY) -m bench $(BENCH_ARGS)
 
 # Every benchmark at small sizes: fails only when one crashes, not when a goal is missed.
-bench-smoke: $(VENV)/.installed wrk
+bench-smoke: $(VENV)/.installed-dev wrk
 	REDIS_URL=$${REDIS_URL:-$$($(PY) -m pagesite.devredis 14)} $(PY) -m bench --quick $(BENCH_ARGS)
 
 clean:

@@ -68,6 +68,15 @@ def user_create(email, password):
     click.echo(f"Created {user.email}.")
 
 
+@user_group.command("setup-code")
+def user_setup_code():
+    """Print a new one-time code for the first-run set-up page (replaces the one the web process printed)."""
+    code = auth.issue_setup_code()
+    if code is None:
+        raise click.ClickException("An account exists already; set-up is done.")
+    click.echo(code)
+
+
 @token_group.command("create")
 @click.argument("name")
 @click.option("--email", default="admin@localhost", show_default=True,

@@ -98,20 +98,62 @@ def test_pages_need_a_session(anon, user):
     assert htmx.status_code == 401 and "/signin" in htmx.headers["HX-Redirect"]
 
 
+def _csrf(client, path):
+    return re.search(rb'name="csrf_token" value="([^"]+)"', client.get(path).data).group(1).decode()
+
+
 def test_first_run_leads_to_setup_then_setup_closes(anon, app):
+    from pagesite.services import auth
+
+    with app.app_context():
+        code = auth.issue_setup_code()
     assert "/setup" in anon.get("/settings").headers["Location"]
     page = anon.get("/setup")
     assert page.status_code == 200
-    token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
+    token = _csrf(anon, "/setup")
     short = anon.post("/setup", data={"email": "me@example.com", "password": "short", "confirm": "short",
-                                      "csrf_token": token})
+                                      "setup_code": code, "csrf_token": token})
     assert short.status_code == 422 and b"at least 12 characters" in short.data
     assert b'value="me@example.com"' in short.data  # nothing typed is lost
     done = anon.post("/setup", data={"email": "me@example.com", "password": "a long enough secret",
-                                     "confirm": "a long enough secret", "csrf_token": token})
+                                     "confirm": "a long enough secret", "setup_code": code.lower(),
+                                     "csrf_token": token})
     assert done.status_code == 302
     assert anon.get("/settings").status_code == 200  # signed in by set-up
     assert app.test_client().get("/setup").headers["Location"].endswith("/signin")
+    with app.app_context():
+        assert not auth.setup_code_active()  # spent
+
+
+def test_setup_needs_the_code_the_web_process_printed(anon, app):
+    from pagesite.models import User
+    from pagesite.services import auth
+
+    with app.app_context():
+        code = auth.issue_setup_code()
+    token = _csrf(anon, "/setup")
+    account = {"email": "intruder@example.com", "password": "a long enough secret",
+               "confirm": "a long enough secret", "csrf_token": token}
+    for guess in ("", "AAAA-BBBB-CCCC-DDDD", code[:-1]):
+        refused = anon.post("/setup", data={**account, "setup_code": guess})
+        assert refused.status_code == 422 and b"not the set-up code" in refused.data
+    with app.app_context():
+        assert User.query.count() == 0
+        assert auth.issue_setup_code() != code  # a restart issues a new code; the old one is void
+    assert anon.post("/setup", data={**account, "setup_code": code}).status_code == 422
+
+
+def test_setup_code_guesses_are_rate_limited(anon, app):
+    from pagesite.services import auth
+
+    with app.app_context():
+        code = auth.issue_setup_code()
+    token = _csrf(anon, "/setup")
+    account = {"email": "me@example.com", "password": "a long enough secret",
+               "confirm": "a long enough secret", "csrf_token": token}
+    statuses = [anon.post("/setup", data={**account, "setup_code": f"WRONG-{n}"}).status_code for n in range(11)]
+    assert statuses[:10] == [422] * 10 and statuses[10] == 429
+    assert anon.post("/setup", data={**account, "setup_code": code}).status_code == 429
 
 
 def test_forms_without_csrf_token_are_refused(anon, user):

@@ -60,20 +60,25 @@ def signout():
     return redirect(url_for("auth.signin"))
 
 
+SETUP_FIELDS = ("setup_code", "email", "password", "confirm")
+
+
 @bp.route("/setup", methods=["GET", "POST"])
+@limiter.limit("10 per minute;50 per hour", methods=["POST"], deduct_when=_failed_sign_in)
 def setup():
-    """First run: create the admin account. Gone once any account exists."""
+    """First run: create the admin account with the code the web process printed. Gone once any account exists."""
     if auth.has_users():
         return redirect(url_for("auth.signin"))
     errors, email = {}, request.form.get("email", "")
     if request.method == "POST":
-        password = request.form.get("password", "")
+        password, code = request.form.get("password", ""), request.form.get("setup_code", "")
+        errors = auth.first_user_errors(email, password, code)
         if password != request.form.get("confirm", ""):
             errors["confirm"] = ["The two passwords differ."]
-        else:
+        if not errors:
             try:
-                user = auth.create_user(email, password)
-            except ValidationFailed as e:
+                user = auth.create_first_user(email, password, code)
+            except ValidationFailed as e:  # the code was spent a moment ago
                 errors = e.errors
             except Conflict:  # someone else finished set-up a moment ago
                 return redirect(url_for("auth.signin"))
@@ -82,12 +87,19 @@ def setup():
                 _sign_in(user)
                 flash("Welcome to pagesite. Your account is ready.")
                 return redirect(url_for("web.index"))
-    return render_template("auth/setup.html", email=email, errors=errors), 422 if errors else 200
+        errors = {name: errors[name] for name in SETUP_FIELDS if name in errors}  # in the form's order
+    return render_template("auth/setup.html", email=email, errors=errors,
+                           code_active=auth.setup_code_active()), 422 if errors else 200
 
 
 @bp.get("/settings")
 def settings():
-    return render_template("auth/settings.html", tokens=auth.list_tokens(g.user), new_token=None, errors={})
+    # A token just created is shown once: it rides in the session across the redirect, then is gone.
+    new_token = session.pop("new_token", None)
+    tokens = auth.list_tokens(g.user)
+    new_record = next((t for t in tokens if new_token and t.id == new_token["id"]), None)
+    return render_template("auth/settings.html", tokens=tokens, errors={},
+                           new_token=new_token["token"] if new_record else None, new_record=new_record)
 
 
 @bp.post("/settings/tokens")
@@ -97,8 +109,9 @@ def create_token():
     except ValidationFailed as e:
         return render_template("auth/settings.html", tokens=auth.list_tokens(g.user), new_token=None,
                                errors=e.errors, name=request.form.get("name", "")), 422
-    return render_template("auth/settings.html", tokens=auth.list_tokens(g.user), new_token=token,
-                           new_record=record, errors={})
+    # Redirect after the POST, so a reload or Back never creates a second token.
+    session["new_token"] = {"id": record.id, "token": token}
+    return redirect(url_for("auth.settings"))
 
 
 @bp.post("/settings/tokens/<int:token_id>/revoke")

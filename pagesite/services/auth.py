@@ -7,6 +7,7 @@ cheap to authenticate.
 """
 
 import hashlib
+import hmac
 import re
 import secrets
 
@@ -16,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..extensions import db
+from ..extensions import db, get_redis
 from ..models import ApiToken, User
 from ..timeutil import utcnow
 
@@ -43,7 +44,63 @@ def has_users():
     return db.session.scalar(select(func.count(User.id))) > 0
 
 
-def create_user(email, password):
+SETUP_CODE_KEY = "pagesite:setup-code"
+SETUP_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+
+
+def _setup_digest(code):
+    normalised = re.sub(r"[\s-]", "", code or "").upper()
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def issue_setup_code():
+    """A new one-time code for first-run set-up, or None when an account exists.
+
+    Only its digest is kept, in Redis, so every web process checks the same
+    code; issuing a new one replaces the old.
+    """
+    if has_users():
+        return None
+    code = "-".join("".join(secrets.choice(SETUP_CODE_ALPHABET) for _ in range(4)) for _ in range(4))
+    get_redis().set(SETUP_CODE_KEY, _setup_digest(code))
+    return code
+
+
+def setup_code_active():
+    return get_redis().exists(SETUP_CODE_KEY) > 0
+
+
+def check_setup_code(code):
+    """True when ``code`` is the current set-up code (compared in constant time)."""
+    stored = get_redis().get(SETUP_CODE_KEY)
+    return stored is not None and hmac.compare_digest(stored.decode(), _setup_digest(code))
+
+
+def first_user_errors(email, password, setup_code):
+    """Every reason the first account could not be made with these values (field -> messages)."""
+    errors = {}
+    if not check_setup_code(setup_code):
+        errors["setup_code"] = ["That is not the set-up code the web process printed; copy it from its console."]
+    try:
+        _check_account(email, password)
+    except ValidationFailed as e:
+        errors.update(e.errors)
+    return errors
+
+
+def create_first_user(email, password, setup_code):
+    """The first account, allowed only with the set-up code; the code is then spent."""
+    errors = first_user_errors(email, password, setup_code)
+    if errors:
+        raise ValidationFailed(errors)
+    if has_users():
+        raise Conflict("Set-up is already done.")
+    user = create_user(email, password)
+    get_redis().delete(SETUP_CODE_KEY)
+    return user
+
+
+def _check_account(email, password):
     errors = {}
     email = (email or "").strip().lower()
     if not EMAIL.match(email) or len(email) > 320:
@@ -54,6 +111,11 @@ def create_user(email, password):
         errors["password"] = ["Use at most 1024 characters."]
     if errors:
         raise ValidationFailed(errors)
+    return email
+
+
+def create_user(email, password):
+    email = _check_account(email, password)
     if db.session.scalar(select(User).where(User.email == email)):
         raise Conflict(f"An account for {email} already exists.")
     user = User(email=email, password_hash=_hasher.hash(password))

@@ -6,6 +6,7 @@ time to UTC); every rule about what is allowed lives in the services.
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from ..timeutil import isoformat, local_time_kind, local_to_utc
 
@@ -22,6 +23,9 @@ class ComposeForm:
     scheduled_at: str | None = None  # ISO 8601 UTC, for the service
     scheduled_utc: datetime | None = None
     note: str = ""  # said to the user about a daylight-saving adjustment
+    shifted_time: str = ""  # the wall-clock time a daylight-saving adjustment lands on
+    time_confirmed: bool = False  # the user accepted that adjustment
+    without_descriptions: bool = False  # the user chose to publish attachments without descriptions
     errors: dict = field(default_factory=dict)
 
     def add_error(self, name, message):
@@ -37,6 +41,8 @@ def parse_compose(form):
         time=form.get("time", "").strip(),
         tz=form.get("tz", "").strip() or "UTC",
     )
+    confirmed = form.get("confirm_time", "")
+    data.without_descriptions = form.get("without_descriptions") == "yes"
     for raw in form.getlist("attachment_ids"):
         try:
             data.attachment_ids.append(int(raw))
@@ -58,17 +64,21 @@ def parse_compose(form):
             else:
                 data.scheduled_at = isoformat(data.scheduled_utc)
                 data.note = _dst_note(data, kind)
+                data.shifted_time = _wall_time(data)
+                data.time_confirmed = confirmed == data.scheduled_at
     return data
 
 
-def _dst_note(data, kind):
-    from zoneinfo import ZoneInfo
+def _wall_time(data):
+    return data.scheduled_utc.astimezone(ZoneInfo(data.tz)).strftime("%H:%M")
 
+
+def _dst_note(data, kind):
     if kind == "normal":
         return ""
-    actual = data.scheduled_utc.astimezone(ZoneInfo(data.tz)).strftime("%H:%M")
+    actual = _wall_time(data)
     if kind == "missing":
         return (f"{data.time} does not exist on {data.date} in {data.tz} (the clocks go forward), "
-                f"so it was read as {actual}.")
+                f"so it is read as {actual}.")
     return (f"{data.time} happens twice on {data.date} in {data.tz} (the clocks go back); "
-            "the first of the two was used.")
+            "the first of the two is used.")

@@ -6,7 +6,7 @@ from ..errors import NotFound, ValidationFailed
 from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES
 from ..security import large_body
 from ..services import attachments, health, pages, schedules
-from ..timeutil import isoformat
+from ..timeutil import isoformat, utcnow
 from . import bp
 from .errors import is_htmx
 from .forms import ComposeForm, parse_compose
@@ -34,6 +34,18 @@ def error_anchor(name):
     if name.startswith("alt_text_"):
         return "alt-" + name.removeprefix("alt_text_")
     return FIELD_ANCHORS.get(name, "compose-form")
+
+
+@bp.app_template_global()
+def attempts_in_words(schedule):
+    """A schedule's attempts as a person reads them, also after a retry raised its limit."""
+    per_try = current_app.config["PUBLISH_MAX_ATTEMPTS"]
+    before_retry = max(0, schedule.attempt_limit - per_try)  # attempts used before the latest retry
+    this_try = schedule.attempts - before_retry
+    if before_retry == 0:
+        return f"{schedule.attempts} of {schedule.attempt_limit}"
+    attempts = "attempt" if this_try == 1 else "attempts"
+    return f"Retried by you; {this_try} {attempts} so far in this try (up to {per_try}), {schedule.attempts} in all"
 
 
 @bp.get("/")
@@ -98,10 +110,17 @@ def create_page():
         errors["scheduled_at"] = [
             f"{form.time} on {form.date} ({form.tz}) has already passed; choose a later time."
         ]
+    template = "web/_compose_form.html" if is_htmx() else "web/compose.html"
     if errors:
         form.errors = errors
-        template = "web/_compose_form.html" if is_htmx() else "web/compose.html"
         return render_template(template, **_compose_context(form)), 422
+    undescribed = [a for a in _known_attachments(form.attachment_ids) if not form.alt_texts.get(a.id, "").strip()]
+    if undescribed and not form.without_descriptions:
+        # A gentle reminder, not a rule: the user may go on without descriptions.
+        return render_template(template, **_compose_context(form, undescribed=undescribed)), 422
+    if form.note and not form.time_confirmed:
+        # A daylight-saving change moves the chosen time: ask before creating anything.
+        return render_template(template, **_compose_context(form, time_question=True)), 422
 
     for attachment_id, alt_text in form.alt_texts.items():
         attachments.describe(attachment_id, alt_text)
@@ -158,6 +177,24 @@ def attachment_file(attachment_id):
     return attachments.send(attachments.get_attachment(attachment_id))
 
 
+# Live refresh: fast only while something is about to change.
+
+FAST_POLL_SECONDS = 2
+SLOW_POLL_SECONDS = 30
+SOON_SECONDS = 60  # longer than the slow interval, so a slow poll always sees "soon" coming
+
+
+def poll_seconds(shown):
+    """How often a list of these schedules refreshes itself: 2 s, 30 s or not at all."""
+    now = utcnow()
+    active = [s for s in shown if s.status in ACTIVE_STATUSES]
+    if not active:
+        return None
+    if any(s.status == "publishing" or (s.scheduled_at - now).total_seconds() <= SOON_SECONDS for s in active):
+        return FAST_POLL_SECONDS
+    return SLOW_POLL_SECONDS
+
+
 # Schedules
 
 def _schedules_context(status, page):
@@ -169,7 +206,7 @@ def _schedules_context(status, page):
         status=status,
         statuses=("all",) + SCHEDULE_STATUSES,
         pages_total=pages_total,
-        polling=any(s.status in ACTIVE_STATUSES for s in result.items),
+        polling=poll_seconds(result.items),
     )
 
 
@@ -221,7 +258,7 @@ def page_detail(page_id):
     context = dict(
         page=page,
         logs=pages.page_logs(page_id),
-        polling=any(s.status in ACTIVE_STATUSES for s in page.schedules),
+        polling=poll_seconds(page.schedules),
     )
     if is_htmx():
         return render_template("web/_page_region.html", **context)

@@ -353,3 +353,4 @@ def test_pagination_keeps_the_filter_and_the_url(site, app):
     expect(page.locator(f"#schedule-{ids[-1]}")).to_be_visible()
     page.reload()
     expect(page.locator("tbody tr")).to_have_count(3)
+

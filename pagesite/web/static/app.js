@@ -43,7 +43,10 @@
     slot.textContent = message;
     slot.hidden = false;
     var button = $("[data-remove-attachment]", item);
-    if (button) { button.textContent = "Dismiss"; }
+    if (button) {
+      button.textContent = "Dismiss";
+      button.setAttribute("aria-label", (button.getAttribute("aria-label") || "").replace(/^Remove /, "Dismiss "));
+    }
   }
 
   document.addEventListener("htmx:responseError", function (evt) {
@@ -133,13 +136,70 @@
 
   function attachmentsChanged(form) {
     htmx.trigger(form, "pagesite:attachments");
+    clearFixedErrors(form);
   }
 
-  function startUpload(form, list, file) {
+  /* ---- Compose: an error goes as soon as its field is valid, the summary with it ---- */
+
+  function textLength(form) {
+    var text = $("#text", form);
+    return text ? Array.from(text.value.replace(/\r\n/g, "\n").trim()).length : 0;
+  }
+
+  function scheduleValid(form) {
+    if (!$("#when-later", form).checked) { return true; }
+    var date = $("#date", form).value, time = $("#time", form).value;
+    // The browser's clock and zone are the user's: a future local time is valid (the server checks again).
+    return Boolean(date && time) && new Date(date + "T" + time) > new Date();
+  }
+
+  var FIELD_RULES = {
+    text: function (form) {
+      var max = parseInt($("[data-char-count]", form).getAttribute("data-max"), 10);
+      var length = textLength(form);
+      return length > 0 && length <= max;
+    },
+    attachment_ids: function (form) {
+      var max = parseInt(form.getAttribute("data-max-attachments"), 10);
+      return $all("input[name=attachment_ids]", form).length <= max;
+    },
+    scheduled_at: scheduleValid
+  };
+
+  function fieldValid(form, name) {
+    var alt = /^alt_text_(\d+)$/.exec(name);
+    if (alt) { return Boolean($("#alt-status-" + alt[1] + " .saved", form)) || !$("#attachment-" + alt[1], form); }
+    var rule = FIELD_RULES[name];
+    return rule ? rule(form) : false;
+  }
+
+  function clearError(form, name) {
+    var id = name + "-error";
+    $all("[data-field-error='" + name + "']", form).forEach(function (el) { el.remove(); });
+    $all("[aria-describedby]", form).forEach(function (control) {
+      var ids = control.getAttribute("aria-describedby").split(/\s+/);
+      if (ids.indexOf(id) < 0) { return; }
+      control.removeAttribute("aria-invalid");
+      ids = ids.filter(function (x) { return x && x !== id; });
+      if (ids.length) { control.setAttribute("aria-describedby", ids.join(" ")); }
+      else { control.removeAttribute("aria-describedby"); }
+    });
+    $all("[data-error-for='" + name + "']", form).forEach(function (el) { el.remove(); });
+  }
+
+  function clearFixedErrors(form) {
+    var names = {};
+    $all("[data-error-for], [data-field-error]", form).forEach(function (el) {
+      names[el.getAttribute("data-error-for") || el.getAttribute("data-field-error")] = true;
+    });
+    Object.keys(names).forEach(function (name) { if (fieldValid(form, name)) { clearError(form, name); } });
+    var summary = $("[data-error-summary]", form);
+    if (summary && !$("[data-error-for]", summary)) { summary.remove(); }
+  }
+
+  function uploadCard(list, file) {
     var item = document.createElement("li");
     item.className = "upload-item uploading";
-    item.setAttribute("hx-encoding", "multipart/form-data");
-    item.setAttribute("hx-params", "file");
     var head = document.createElement("div");
     head.className = "upload-head";
     var name = document.createElement("span");
@@ -166,6 +226,26 @@
     item.appendChild(progress);
     item.appendChild(error);
     list.appendChild(item);
+    return item;
+  }
+
+  function attachmentsInUse(list) {
+    return $all(".upload-item", list).filter(function (item) {
+      return !item.classList.contains("upload-failed");
+    }).length;
+  }
+
+  function refuseFile(list, file, max) {
+    var item = uploadCard(list, file);
+    item.classList.remove("uploading");
+    failUpload(item, "Not added: a page takes at most " + max + " attachments. Remove one to make room for this file.");
+  }
+
+  function startUpload(form, list, file) {
+    var item = uploadCard(list, file);
+    item.setAttribute("hx-encoding", "multipart/form-data");
+    item.setAttribute("hx-params", "file");
+    var progress = $("progress", item);
 
     item.addEventListener("htmx:xhr:progress", function (evt) {
       if (evt.detail.lengthComputable && evt.detail.total) {
@@ -186,7 +266,12 @@
     if (!form) { return; }
     if (input.matches("[data-upload-input]")) {
       var list = $("#attachment-list", form);
-      Array.prototype.forEach.call(input.files, function (file) { startUpload(form, list, file); });
+      var max = parseInt(form.getAttribute("data-max-attachments"), 10);
+      var used = attachmentsInUse(list);
+      // Files past the limit are refused as they are chosen, each with the reason on its card.
+      Array.prototype.forEach.call(input.files, function (file) {
+        if (used < max) { used += 1; startUpload(form, list, file); } else { refuseFile(list, file, max); }
+      });
       input.value = "";  // the files now live in the list; choosing the same file again works
     }
     if (input.name === "when") { syncWhen(form); }
@@ -194,11 +279,22 @@
       $("#when-later", form).checked = true;
       syncWhen(form);
     }
+    clearFixedErrors(form);
   });
 
   document.addEventListener("input", function (evt) {
     var form = evt.target.closest && evt.target.closest("#compose-form");
-    if (form && evt.target.id === "text") { updateCount(form); }
+    if (!form) { return; }
+    if (evt.target.id === "text") { updateCount(form); }
+    clearFixedErrors(form);
+  });
+
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    // A description saved on the server clears its error.
+    var target = evt.detail.target;
+    if (!target || !/^alt-status-/.test(target.id || "")) { return; }
+    var form = target.closest("#compose-form");
+    if (form) { clearFixedErrors(form); }
   });
 
   document.addEventListener("click", function (evt) {
@@ -214,8 +310,65 @@
     }
   });
 
-  /* ---- Live tables: keep focus, announce status changes ---- */
+  /* ---- A link to a field moves the keyboard focus there, not only the view ---- */
 
+  document.addEventListener("click", function (evt) {
+    var link = evt.target.closest && evt.target.closest("a[data-focus-target]");
+    if (!link) { return; }
+    var field = document.getElementById(link.getAttribute("href").slice(1));
+    if (field) { evt.preventDefault(); field.focus(); }
+  });
+
+  /* ---- Settings: copy a new token; destructive actions ask first ---- */
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest && evt.target.closest("[data-copy]");
+    if (!button) { return; }
+    var source = $(button.getAttribute("data-copy"));
+    var status = $("#" + button.getAttribute("aria-describedby"));
+    function done(ok) {
+      if (status) { status.textContent = ok ? "Copied to the clipboard." : "Could not copy: select the token and copy it yourself."; }
+    }
+    source.select();
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(source.value).then(function () { done(true); }, function () {
+        done(document.execCommand && document.execCommand("copy"));
+      });
+    } else {
+      done(document.execCommand && document.execCommand("copy"));
+    }
+  });
+
+  document.addEventListener("submit", function (evt) {
+    var message = evt.target.getAttribute && evt.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { evt.preventDefault(); }
+  });
+
+  /* ---- Compose: leaving with unsaved work asks first ---- */
+
+  var submitting = false;
+
+  function hasUnsavedWork() {
+    var form = $("#compose-form");
+    if (!form || submitting) { return false; }
+    return textLength(form) > 0 || attachmentsInUse($("#attachment-list", form)) > 0;
+  }
+
+  document.addEventListener("submit", function (evt) {
+    if (evt.target.id === "compose-form") { submitting = true; }
+  });
+  document.addEventListener("htmx:afterRequest", function () { submitting = false; });
+
+  window.addEventListener("beforeunload", function (evt) {
+    if (hasUnsavedWork()) {
+      evt.preventDefault();
+      evt.returnValue = "";  // the browser shows its own "Leave site?" question
+    }
+  });
+
+  /* ---- Live tables: keep focus, scroll and open rows; announce status changes ---- */
+
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
   var before = null;
 
   document.addEventListener("htmx:beforeSwap", function (evt) {
@@ -226,7 +379,16 @@
       statuses[row.getAttribute("data-schedule-id")] = row.getAttribute("data-status");
     });
     var active = document.activeElement;
-    before = { statuses: statuses, focusId: active && target.contains(active) ? active.id : null };
+    var inside = active && active !== target && target.contains(active);
+    before = {
+      statuses: statuses,
+      // Where focus was: by id, or else by its place among the region's focusable elements.
+      focusId: inside ? active.id : null,
+      focusIndex: inside ? $all(FOCUSABLE, target).indexOf(active) : -1,
+      open: $all("details[open][id]", target).map(function (d) { return d.id; }),
+      scrollX: window.scrollX,
+      scrollY: window.scrollY
+    };
   });
 
   function afterStatusSwap(root) {
@@ -239,10 +401,14 @@
       if (was && was !== now) { changes.push("Schedule " + id + " is now " + now + "."); }
     });
     if (changes.length) { $("#announcer").textContent = changes.join(" "); }
-    if (before.focusId) {
-      var again = document.getElementById(before.focusId);
-      if (again) { again.focus(); }
-    }
+    before.open.forEach(function (id) {
+      var details = document.getElementById(id);
+      if (details) { details.open = true; }
+    });
+    var again = before.focusId ? document.getElementById(before.focusId) : null;
+    if (!again && before.focusIndex >= 0) { again = $all(FOCUSABLE, root)[before.focusIndex] || null; }
+    if (again) { again.focus({ preventScroll: true }); }
+    window.scrollTo(before.scrollX, before.scrollY);
     before = null;
   }
 
@@ -335,8 +501,9 @@
       // Drawn before the server knew this browser's zone (first visit): draw it again in local time.
       htmx.ajax("GET", location.pathname + location.search, { source: calendar, target: "#calendar", swap: "outerHTML" });
     }
+    // A message that needs attention takes the focus, on a swap or a whole page load alike.
     var focus = root.hasAttribute && root.hasAttribute("data-autofocus") ? root : $("[data-autofocus]", root);
-    if (focus && root !== document.body) { focus.focus(); }
+    if (focus) { focus.focus(); }
   }
 
   // htmx (loaded just before this file) fires htmx:load for the first page and for every swap.

@@ -1,0 +1,39 @@
+"""gunicorn settings for the web process (read by `gunicorn wsgi:app` from this folder).
+
+Listens on 127.0.0.1 unless PAGESITE_BIND names another address: an exposed
+port should sit behind a TLS proxy. Until the first account exists, the
+master process prints a one-time set-up code that /setup asks for.
+"""
+
+import os
+import sys
+
+bind = [f"{os.environ.get('PAGESITE_BIND', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"]
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+
+
+def when_ready(server):
+    """Once the sockets are bound: issue the set-up code when no account exists yet."""
+    from pagesite import create_app
+    from pagesite.extensions import db, get_redis
+    from pagesite.services import auth
+
+    app = create_app()
+    try:
+        with app.app_context():
+            code = auth.issue_setup_code()
+            db.engine.dispose()  # the forked workers open their own connections
+            get_redis().close()
+    except Exception as e:  # the database may not be migrated yet: say so, keep serving
+        server.log.warning("could not check for a first account: %s", e)
+        return
+    if code:
+        where = ", ".join(f"http://{address}/setup" for address in _addresses(server))
+        print(f"\n  pagesite has no account yet. Open {where}\n"
+              f"  and enter this one-time set-up code:  {code}\n", file=sys.stderr, flush=True)
+
+
+def _addresses(server):
+    for listener in server.LISTENERS:
+        host, port = listener.sock.getsockname()[:2]
+        yield f"{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
