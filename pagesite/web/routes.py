@@ -1,7 +1,8 @@
 """Views of the web interface. Each parses its form, calls a service, renders."""
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 
+from .. import signed_links
 from ..errors import NotFound, ValidationFailed
 from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES
 from ..security import large_body
@@ -97,7 +98,8 @@ def create_page():
 
     for attachment_id, alt_text in form.alt_texts.items():
         attachments.describe(attachment_id, alt_text)
-    page, schedule = schedules.compose(form.text, form.attachment_ids, form.scheduled_at)
+    page, created = schedules.compose(form.text, form.attachment_ids, form.scheduled_at)
+    schedule = created[0]
     fresh = ComposeForm(tz=form.tz)
     context = _compose_context(fresh, created=page, schedule=schedule, note=form.note,
                                scheduled_later=form.scheduled_at is not None)
@@ -143,6 +145,23 @@ def describe_attachment(attachment_id):
 @bp.get("/attachments/<int:attachment_id>/file")
 def attachment_file(attachment_id):
     return attachments.send(attachments.get_attachment(attachment_id))
+
+
+@bp.get("/links/attachments/<token>")
+def attachment_link(token):
+    """An attachment's bytes through a signed, expiring link (handed to webhook receivers)."""
+    try:
+        attachment_id, sha_prefix = signed_links.read_token(current_app.config, token)
+    except signed_links.LinkExpired:
+        abort(410, "This link has expired.")
+    except signed_links.LinkInvalid:
+        abort(404)
+    asset = attachments.get_attachment(attachment_id)
+    if not asset.sha256.startswith(sha_prefix):
+        abort(404)
+    response = attachments.send(asset)
+    response.headers["Cache-Control"] = "private, no-store"  # no cache may outlive the link
+    return response
 
 
 # Schedules
