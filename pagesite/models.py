@@ -163,6 +163,8 @@ class PublishLog(db.Model):
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
 
+    channel: Mapped[Channel | None] = relationship(lazy="joined")
+
 
 class User(db.Model):
     __tablename__ = "users"
