@@ -164,6 +164,7 @@ class PublishLog(db.Model):
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
 
     channel: Mapped[Channel | None] = relationship(lazy="joined")
+    schedule: Mapped["Schedule | None"] = relationship(viewonly=True)
 
 
 class User(db.Model):

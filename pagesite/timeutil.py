@@ -20,8 +20,11 @@ def isoformat(value):
 def parse_aware(text):
     """Parse an ISO 8601 timestamp that must carry an offset; returns UTC.
 
-    Raises ValueError with a message fit for the user.
+    Raises ValueError with a message fit for the user. An aware datetime (the
+    API has parsed the text already) is taken as it is.
     """
+    if isinstance(text, datetime) and text.utcoffset() is not None:
+        return text.astimezone(timezone.utc)
     if not isinstance(text, str):
         raise ValueError("Must be an ISO 8601 date-time string with an offset, such as 2030-01-31T09:00:00Z.")
     try:
@@ -99,8 +102,11 @@ def local_to_utc(day, clock, zone):
     it lands as many minutes after the jump as it was past the hour; a time that
     happens twice (clocks go back) means its first occurrence. ``local_time_kind``
     says which case applies, so callers can tell the user.
-    Raises ValueError with a message fit for the user.
+    Raises ValueError with a message fit for the user. An aware datetime (the
+    API has parsed the text already) is taken as it is.
     """
+    if isinstance(text, datetime) and text.utcoffset() is not None:
+        return text.astimezone(timezone.utc)
     tz = _zone(zone)
     naive = _wall_clock(day, clock)
     return naive.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)

@@ -153,9 +153,10 @@ def test_publish_now_is_synchronous(client, outbox):
     pid = page_id(client)
     response = client.post("/api/providers/stub/publish", json={"page_id": pid})
     assert response.status_code == 201
-    log = response.json["publish_log"]
+    log = response.json  # the PublishLog itself, its schedule nested
     assert log["status"] == "published" and log["attempt"] == 1 and log["external_id"].startswith("stub-")
-    assert response.json["schedule"]["status"] == "published"
+    assert log["schedule"]["status"] == "published" and log["schedule_id"] == log["schedule"]["id"]
+    assert response.headers["Location"].endswith(f"/api/schedules/{log['schedule_id']}")
     # It shows in the schedules list and the page's log.
     assert [s["status"] for s in client.get("/api/schedules").json["items"]] == ["published"]
     assert client.get(f"/api/pages/{pid}").json["status"] == "published"

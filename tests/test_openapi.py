@@ -90,6 +90,7 @@ def test_limits_come_from_the_config(app, spec):
     assert per_page["schema"]["maximum"] == app.config["PER_PAGE_MAX"]
     assert per_page["schema"]["minimum"] == 1
     body = spec["paths"]["/api/pages"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = spec["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
     assert body["properties"]["text"]["maxLength"] == app.config["MAX_TEXT_LENGTH"]
 
 

@@ -22,9 +22,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from helpers import png_bytes
-from pagesite import heartbeats
-from pagesite.api.openapi import document
-from pagesite.config import DEFAULTS
+from pagesite import create_app, heartbeats
+from pagesite.api.problems import document
 from pagesite.extensions import get_redis
 
 CHECKS = [
@@ -38,8 +37,15 @@ CHECKS = [
 # Examples per operation; raise it for a deeper run (PAGESITE_SCHEMATHESIS_EXAMPLES=500).
 EXAMPLES = int(os.environ.get("PAGESITE_SCHEMATHESIS_EXAMPLES", "25"))
 
-# Built at collection time, from the default limits (the tests do not change them).
-DOCUMENT = json.loads(json.dumps(document(DEFAULTS)))
+
+def generated_document():
+    """The document an app with the default limits generates from its declarations (the tests do
+    not change the limits). Built at collection time, so no database is touched."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "unused", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    return json.loads(json.dumps(document(app)))
+
+
+DOCUMENT = generated_document()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 

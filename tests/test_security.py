@@ -16,6 +16,9 @@ API_ROUTES_NEEDING_A_TOKEN = [
     ("GET", "/api/schedules"), ("POST", "/api/schedules"), ("GET", "/api/schedules/1"),
     ("PATCH", "/api/schedules/1"), ("POST", "/api/schedules/1/cancel"), ("POST", "/api/schedules/1/retry"),
     ("GET", "/api/providers"), ("POST", "/api/providers/stub/publish"),
+    ("POST", "/api/pages/1/schedules"), ("GET", "/api/channels"), ("POST", "/api/channels"),
+    ("GET", "/api/channels/1"), ("PATCH", "/api/channels/1"), ("DELETE", "/api/channels/1"),
+    ("POST", "/api/channels/1/publish"),
 ]
 
 

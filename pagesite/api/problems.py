@@ -1,14 +1,48 @@
-"""RFC 9457 problem details for everything under /api, errors included."""
+"""RFC 9457 problem details for everything under /api, errors included, and the
+OpenAPI document that describes the API."""
 
 from urllib.parse import quote
 
 from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 
+from . import declare
+from .shapes import PROBLEMS, Problem
+
 PROBLEM_TYPE_BASE = "https://pagesite.dev/problems/"
+
+INFO = {
+    "title": "pagesite API",
+    "summary": "Compose pages, schedule them, publish them through providers.",
+    "description": (
+        "Every request except `GET /api/health` needs a bearer token: "
+        "`Authorization: Bearer <token>`. Every timestamp carries an explicit offset (UTC, `Z`). "
+        "Every error is an RFC 9457 problem (`application/problem+json`); a 422 or 413 names the "
+        "fields at fault in `errors`."
+    ),
+}
+TAGS = [
+    {"name": "Attachments", "description": "Images and videos to put on pages."},
+    {"name": "Pages", "description": "Text and attachments, composed once and published anywhere."},
+    {"name": "Schedules", "description": "When and where a page is published, and how it went."},
+    {"name": "Providers", "description": "The kinds of places pages are published to."},
+    {"name": "Channels", "description": "Connected accounts on providers; schedules publish to one."},
+    {"name": "Health", "description": "For monitoring."},
+    {"name": "Reference", "description": "This description of the API."},
+]
+
+
+def document(app):
+    """The OpenAPI 3.1 document of the API, generated from the declarations (built once per app)."""
+    cached = app.extensions.get("pagesite_openapi")
+    if cached is None:
+        cached = app.extensions["pagesite_openapi"] = declare.document(
+            app, "api", info=INFO, tags=TAGS, extra_schemas=PROBLEMS)
+    return cached
 
 
 def problem(status, title, detail, slug=None, **extra):
+    """A problem+json response; ``extra`` members (ORM objects too) are rendered through ``Problem``."""
     body = {
         "type": PROBLEM_TYPE_BASE + slug if slug else "about:blank",
         "title": title,
@@ -16,9 +50,10 @@ def problem(status, title, detail, slug=None, **extra):
         "detail": detail,
         # A URI reference, as RFC 9457 asks: the path as sent, percent-encoded.
         "instance": quote(request.path, safe="/!$&'()*+,;=:@"),
+        **{k: v for k, v in extra.items() if v is not None},
     }
-    body.update({k: v for k, v in extra.items() if v is not None})
-    response = current_app.json.response(body)
+    data = Problem.model_validate(body, from_attributes=True).model_dump(mode="json", exclude_unset=True)
+    response = current_app.json.response(data)
     response.status_code = status
     response.mimetype = "application/problem+json"
     return response
@@ -43,4 +78,6 @@ def from_http_exception(error: HTTPException):
                            error.name.lower().replace(" ", "-"))
     if error.code == 405 and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
+    if getattr(error, "www_authenticate", None):
+        response.headers["WWW-Authenticate"] = ", ".join(str(value) for value in error.www_authenticate)
     return response

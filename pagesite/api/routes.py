@@ -1,70 +1,74 @@
-"""Routes of the JSON API. Each one parses, calls a service, serialises."""
+"""Routes of the JSON API. Each one is declared with its shapes (``shapes.py``),
+then calls a service; parsing and rendering are done by the declaration."""
 
-from flask import current_app, jsonify, request, send_file, url_for
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from flask import current_app, url_for
 
-from ..errors import ValidationFailed
 from ..providers import provider_class, provider_names
 from ..security import large_body
 from ..services import attachments, channels, health, pages, schedules
 from . import bp
-from . import serialize as out
-from .openapi import document
-from .problems import problem
+from . import shapes as s
+from .declare import NOT_FOUND, QUEUE_DOWN, Problem, endpoint
+from .problems import problem, document
 
-
-def json_body():
-    """The request's JSON object, or a 415/400/422 problem."""
-    if not request.is_json:
-        raise UnsupportedMediaType("Send a JSON body with Content-Type: application/json.")
-    try:
-        body = request.get_json()
-    except (BadRequest, RecursionError):
-        raise BadRequest("The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ValidationFailed.single("body", "The body must be a JSON object.")
-    return body
-
-
-def created(data, location):
-    response = jsonify(data)
-    response.status_code = 201
-    response.headers["Location"] = location
-    return response
+CONFLICT = Problem(409, "The page already has a live schedule for this channel; `schedule_id` names it.")
+NOT_QUEUED = Problem(409, "The schedule is no longer queued; `schedule_status` says what it is.")
 
 
 # Attachments
 
+def _upload_description(config):
+    return ("The type is decided by the file's bytes, never by its name. Images may be at most "
+            f"{config['MAX_IMAGE_BYTES'] // (1024 * 1024)} MB and {config['MAX_IMAGE_PIXELS']:,} pixels, "
+            f"videos at most {config['MAX_VIDEO_BYTES'] // (1024 * 1024)} MB.")
+
+
 @bp.post("/attachment")
 @large_body
-def upload_attachment():
-    upload = request.files.get("file")
-    asset = attachments.upload(
-        upload.stream if upload else None,
-        upload.filename if upload else "",
-        request.form.get("alt_text", ""),
-    )
-    return created(out.attachment(asset), url_for(".get_attachment", attachment_id=asset.id))
+@endpoint("uploadAttachment", "Attachments", "Upload an image or video", _upload_description,
+          form=s.Upload, response=s.Attachment, status=201,
+          location=lambda asset: url_for(".get_attachment", attachment_id=asset.id))
+def upload_attachment(body):
+    return attachments.upload(body.file.stream, body.file.filename or "", body.alt_text)
 
 
 @bp.get("/attachment")
-def list_attachments():
-    result = attachments.list_attachments(request.args.get("page"), request.args.get("per_page"))
-    return out.listing(result, out.attachment)
+@endpoint("listAttachments", "Attachments", "List attachments", "Newest first.",
+          query=s.Paging, response=s.AttachmentList)
+def list_attachments(query):
+    return attachments.list_attachments(query.page, query.per_page)
 
 
 @bp.get("/attachment/<int:attachment_id>")
+@endpoint("getAttachment", "Attachments", "Read an attachment", "Its details; the bytes are at `url`.",
+          response=s.Attachment, errors=[NOT_FOUND])
 def get_attachment(attachment_id):
-    return out.attachment(attachments.get_attachment(attachment_id))
+    return attachments.get_attachment(attachment_id)
 
 
 @bp.patch("/attachment/<int:attachment_id>")
-def describe_attachment(attachment_id):
-    body = json_body()
-    return out.attachment(attachments.describe(attachment_id, body.get("alt_text", "")))
+@endpoint("describeAttachment", "Attachments", "Describe an attachment",
+          "Sets its alt text. An omitted or null `alt_text` clears it.",
+          body=s.Description, response=s.Attachment, errors=[NOT_FOUND])
+def describe_attachment(attachment_id, body):
+    return attachments.describe(attachment_id, body.alt_text or "")
+
+
+def _bytes(description):
+    return {"description": description,
+            "content": {t: {"schema": {"type": "string", "contentMediaType": t}} for t in attachments.EXTENSIONS}}
 
 
 @bp.get("/attachment/<int:attachment_id>/file")
+@endpoint("getAttachmentFile", "Attachments", "Download an attachment's bytes",
+          "Served with its sniffed content type, `X-Content-Type-Options: nosniff` and a sandboxing "
+          "Content-Security-Policy. Supports conditional (ETag) and range requests.",
+          errors=[NOT_FOUND], responses={
+              "200": _bytes("The bytes."),
+              "206": _bytes("The requested range of the bytes."),
+              "304": {"description": "Not modified since the ETag sent in If-None-Match."},
+              "416": {"description": "The requested range is outside the file."},
+          })
 def attachment_file(attachment_id):
     return attachments.send(attachments.get_attachment(attachment_id))
 
@@ -72,69 +76,105 @@ def attachment_file(attachment_id):
 # Pages
 
 @bp.post("/pages")
-def create_page():
-    body = json_body()
-    page = pages.create_page(body.get("text"), body.get("attachment_ids"))
-    return created(out.page(page), url_for(".get_page", page_id=page.id))
+@endpoint("createPage", "Pages", "Compose a page",
+          lambda config: f"Text of at most {config['MAX_TEXT_LENGTH']} characters (surrounding blanks are "
+                         f"trimmed) and up to {config['MAX_ATTACHMENTS']} uploaded attachments, in the order given.",
+          body=s.NewPage, response=s.Page, status=201,
+          location=lambda page: url_for(".get_page", page_id=page.id))
+def create_page(body):
+    return pages.create_page(body.text, body.attachment_ids)
 
 
 @bp.get("/pages")
-def list_pages():
-    result = pages.list_pages(request.args.get("page"), request.args.get("per_page"))
-    return out.listing(result, out.page)
+@endpoint("listPages", "Pages", "List pages", "Newest first.", query=s.Paging, response=s.PageList)
+def list_pages(query):
+    return pages.list_pages(query.page, query.per_page)
 
 
 @bp.get("/pages/<int:page_id>")
+@endpoint("getPage", "Pages", "Read a page", "With its attachments and schedules.",
+          response=s.Page, errors=[NOT_FOUND])
 def get_page(page_id):
-    return out.page(pages.get_page(page_id))
+    return pages.get_page(page_id)
+
+
+@bp.post("/pages/<int:page_id>/schedules")
+@endpoint("createPageSchedules", "Schedules", "Schedule a page on several channels",
+          "Creates one schedule per channel, for `scheduled_at` (now when omitted). Every channel's limits are "
+          "checked first; nothing is created unless every schedule can be (a 422 names each channel and limit, "
+          "a 409 the page's live schedule on one of them).",
+          body=s.NewSchedules, response=s.ScheduleItems, status=201, errors=[NOT_FOUND, CONFLICT, QUEUE_DOWN])
+def create_page_schedules(page_id, body):
+    pages.get_page(page_id)  # a 404 for an unknown page in the path
+    return {"items": schedules.create_schedules(page_id, body.channel_ids, body.scheduled_at)}
 
 
 @bp.get("/pages/<int:page_id>/logs")
+@endpoint("getPageLogs", "Pages", "A page's publishing attempts", "Every attempt, newest first.",
+          response=s.PublishLogList, errors=[NOT_FOUND])
 def page_logs(page_id):
-    return {"items": [out.publish_log(entry) for entry in pages.page_logs(page_id)]}
+    return {"items": pages.page_logs(page_id)}
 
 
 # Schedules
 
 @bp.post("/schedules")
-def create_schedule():
-    body = json_body()
-    schedule = schedules.create_schedule(body.get("page_id"), body.get("scheduled_at"), body.get("provider"),
-                                         body.get("channel_id"))
-    return created(out.schedule(schedule), url_for(".get_schedule", schedule_id=schedule.id))
+@endpoint("createSchedule", "Schedules", "Schedule a page",
+          "Publishes the page to `channel_id` at `scheduled_at`, or as soon as a worker is free when it is "
+          "omitted. Without `channel_id`, `provider` picks the default channel if it is of that provider (else "
+          "that provider's first channel); with neither, the default channel. A page has at most one queued or "
+          "publishing schedule per channel; a page that breaks the channel's limits is a 422 naming them.",
+          body=s.NewSchedule, response=s.Schedule, status=201, errors=[CONFLICT, QUEUE_DOWN],
+          location=lambda schedule: url_for(".get_schedule", schedule_id=schedule.id))
+def create_schedule(body):
+    return schedules.create_schedule(body.page_id, body.scheduled_at, body.provider, body.channel_id)
 
 
 @bp.get("/schedules")
-def list_schedules():
-    args = request.args
-    result = schedules.list_schedules(args.get("status"), args.get("page_id"), args.get("page"), args.get("per_page"))
-    return out.listing(result, out.schedule)
+@endpoint("listSchedules", "Schedules", "List schedules", "By time, then id.",
+          query=s.ScheduleFilter, response=s.ScheduleList)
+def list_schedules(query):
+    return schedules.list_schedules(query.status, query.page_id, query.page, query.per_page)
 
 
 @bp.get("/schedules/<int:schedule_id>")
+@endpoint("getSchedule", "Schedules", "Read a schedule", "With its page.", response=s.Schedule, errors=[NOT_FOUND])
 def get_schedule(schedule_id):
-    return out.schedule(schedules.get_schedule(schedule_id))
+    return schedules.get_schedule(schedule_id)
 
 
 @bp.patch("/schedules/<int:schedule_id>")
-def reschedule(schedule_id):
-    body = json_body()
-    return out.schedule(schedules.reschedule(schedule_id, body.get("scheduled_at")))
+@endpoint("reschedule", "Schedules", "Move a schedule", "Only a queued schedule can be moved.",
+          body=s.NewTime, response=s.Schedule, errors=[NOT_FOUND, NOT_QUEUED, QUEUE_DOWN])
+def reschedule(schedule_id, body):
+    return schedules.reschedule(schedule_id, body.scheduled_at)
 
 
 @bp.post("/schedules/<int:schedule_id>/cancel")
+@endpoint("cancelSchedule", "Schedules", "Cancel a schedule",
+          "Only a queued schedule can be canceled; it is then never published.",
+          response=s.Schedule, errors=[NOT_FOUND, NOT_QUEUED, QUEUE_DOWN])
 def cancel_schedule(schedule_id):
-    return out.schedule(schedules.cancel_schedule(schedule_id))
+    return schedules.cancel_schedule(schedule_id)
 
 
 @bp.post("/schedules/<int:schedule_id>/retry")
+@endpoint("retrySchedule", "Schedules", "Retry a failed schedule",
+          "Queues it again, due now, with a fresh set of attempts.",
+          response=s.Schedule, errors=[
+              NOT_FOUND,
+              Problem(409, "The schedule is not failed (`schedule_status` says what it is), or the page already "
+                           "has a live schedule for this provider (`schedule_id` names it)."),
+              QUEUE_DOWN])
 def retry_schedule(schedule_id):
-    return out.schedule(schedules.retry_schedule(schedule_id))
+    return schedules.retry_schedule(schedule_id)
 
 
 # Providers
 
 @bp.get("/providers")
+@endpoint("listProviders", "Providers", "List providers", "The places pages can be published through.",
+          response=s.ProviderList)
 def list_providers():
     default = channels.default_channel()
     return {"items": [
@@ -146,32 +186,122 @@ def list_providers():
 
 
 @bp.post("/providers/<name>/publish")
-def publish_now(name):
-    body = json_body()
-    attempt = schedules.publish_now(name, body.get("page_id"))
-    entry = out.publish_log(attempt.log) if attempt.log else None
-    if attempt.outcome in ("published",):
-        return created({"publish_log": entry, "schedule": out.schedule(attempt.schedule, with_page=False)},
-                       url_for(".get_schedule", schedule_id=attempt.schedule.id))
+@endpoint("publishNow", "Providers", "Publish a page now",
+          "Publishes synchronously through the default channel if it is of this provider (else the provider's "
+          "first channel), through a schedule due now (so it shows in the lists), and answers with the "
+          "attempt, its schedule nested under `schedule`. When the provider fails, the answer is a 502 problem "
+          "with the failed attempt (`publish_log`) and the schedule, which says whether it will be retried.",
+          body=s.PublishRequest, response=s.Published, status=201, errors=[
+              Problem(404, "No provider with this name."),
+              CONFLICT,
+              Problem(502, "The provider refused or failed.", "PublishFailedProblem"),
+              Problem(503, "The provider is at its limit of concurrent publishes (the page stays queued, "
+                           "`schedule_id` names its schedule), or Redis is not answering."),
+          ], location=lambda log: url_for(".get_schedule", schedule_id=log.schedule_id))
+def publish_now(name, body):
+    return _published(schedules.publish_now(name, body.page_id))
+
+
+def _published(attempt):
+    """The published attempt, or a 502 problem with the failed one and its schedule."""
+    if attempt.outcome == "published":
+        return attempt.log
     detail = attempt.log.error if attempt.log else "The schedule could not be claimed."
     if attempt.outcome == "retrying":
         detail += f" It will be retried automatically (schedule {attempt.schedule.id})."
-    return problem(502, "Publishing failed", detail, "publish-failed", publish_log=entry,
-                   schedule=out.schedule(attempt.schedule, with_page=False))
+    return problem(502, "Publishing failed", detail, "publish-failed", publish_log=attempt.log,
+                   schedule=attempt.schedule)
+
+
+# Channels
+
+CHANNEL_NOT_FOUND = Problem(404, "No channel with this id (or it was removed).")
+CONNECT_REFUSED = ("A 422 names the field the provider refused (`settings.url`, `credentials.secret`...) with its "
+                   "reason; nothing is saved.")
+
+
+@bp.get("/channels")
+@endpoint("listChannels", "Channels", "List channels", "Every connected channel, oldest first. Credentials are "
+          "never shown.", response=s.ChannelList)
+def list_channels():
+    return {"items": channels.live_channels()}
+
+
+def _connected(result):
+    channel, revealed = result
+    if revealed:
+        channel.generated_credentials = revealed  # shown in this answer only
+    return channel
+
+
+@bp.post("/channels")
+@endpoint("createChannel", "Channels", "Connect a channel",
+          "Verifies the account with the provider first (a webhook is sent a signed `ping`), then stores it, "
+          "its credentials encrypted. " + CONNECT_REFUSED,
+          body=s.NewChannel, response=s.ConnectedChannel, status=201,
+          location=lambda channel: url_for(".get_channel", channel_id=channel.id))
+def create_channel(body):
+    return _connected(channels.create_channel(body.provider, body.name, body.settings, body.credentials))
+
+
+@bp.get("/channels/<int:channel_id>")
+@endpoint("getChannel", "Channels", "Read a channel", "Its account, status and limits; never its credentials.",
+          response=s.Channel, errors=[CHANNEL_NOT_FOUND])
+def get_channel(channel_id):
+    return channels.get_channel(channel_id)
+
+
+@bp.patch("/channels/<int:channel_id>")
+@endpoint("updateChannel", "Channels", "Rename or reconnect a channel",
+          "With `settings` or `credentials`, the channel is verified again like a new one and, when the "
+          "provider accepts, marked connected. " + CONNECT_REFUSED,
+          body=s.ChannelChange, response=s.ConnectedChannel, errors=[CHANNEL_NOT_FOUND])
+def update_channel(channel_id, body):
+    changes = {"name": body.name} if body.name is not None else {}
+    return _connected(channels.update_channel(channel_id, settings=body.settings, credentials=body.credentials,
+                                              **changes))
+
+
+@bp.delete("/channels/<int:channel_id>")
+@endpoint("deleteChannel", "Channels", "Remove a channel",
+          "Cancels its queued schedules and erases its credentials; its history stays.",
+          errors=[CHANNEL_NOT_FOUND,
+                  Problem(409, "One of its schedules is publishing right now; `schedule_id` names it.")],
+          responses={"204": {"description": "Removed."}})
+def delete_channel(channel_id):
+    channels.delete_channel(channel_id)
+    return current_app.response_class(status=204)
+
+
+@bp.post("/channels/<int:channel_id>/publish")
+@endpoint("publishToChannel", "Channels", "Publish a page to a channel now",
+          "Like `POST /api/providers/{name}/publish`, to this channel.",
+          body=s.PublishRequest, response=s.Published, status=201, errors=[
+              CHANNEL_NOT_FOUND, CONFLICT,
+              Problem(502, "The provider refused or failed.", "PublishFailedProblem"),
+              Problem(503, "The channel is at its limit of concurrent publishes (the page stays queued, "
+                           "`schedule_id` names its schedule), or Redis is not answering."),
+          ], location=lambda log: url_for(".get_schedule", schedule_id=log.schedule_id))
+def publish_to_channel(channel_id, body):
+    return _published(schedules.publish_to_channel(channel_id, body.page_id))
 
 
 # Reference
 
 @bp.get("/openapi.json")
+@endpoint("getOpenAPI", "Reference", "This description", "The OpenAPI 3.1 document of this API.",
+          response=s.OpenAPIDocument)
 def openapi_document():
-    return document(current_app.config)
+    return document(current_app)
 
 
 # Health
 
 @bp.get("/health")
+@endpoint("getHealth", "Health", "Can pagesite publish right now?",
+          "Checks the database, Redis, and that a worker and the scheduler have shown a heartbeat recently. "
+          "Needs no token, for load balancers and monitors.",
+          response=s.Health, public=True, also={503: "Something does not; `problems` says what."})
 def get_health():
     healthy, details = health.report()
     return details, 200 if healthy else 503
-
-

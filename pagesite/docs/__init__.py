@@ -5,7 +5,7 @@ import re
 from flask import Blueprint, current_app, render_template
 from markupsafe import Markup, escape
 
-from ..api.openapi import document
+from ..api.problems import document
 
 bp = Blueprint("docs", __name__, template_folder="templates", static_folder="static",
                static_url_path="/api-docs/static")
@@ -143,7 +143,7 @@ def sections(spec):
 
 @bp.get("/api-docs")
 def reference():
-    spec = document(current_app.config)
+    spec = document(current_app)
     schemas = [
         {"name": name, "description": schema.get("description", ""), "fields": fields(schema, spec)}
         for name, schema in spec["components"]["schemas"].items()

@@ -1,0 +1,496 @@
+"""Every shape of the JSON API, declared once.
+
+Request bodies and query strings are validated with these models at the edge
+(the services keep their own rules, which the web views, the CLI and the
+worker rely on too); responses are rendered through them, read from the ORM
+objects; and ``/api/openapi.json`` is written from them. A limit that comes
+from the config is a ``Setting``, so the document says what this server
+enforces.
+"""
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal, Optional
+
+from flask import url_for
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
+from pydantic.functional_validators import PlainValidator
+from pydantic_core import PydanticCustomError
+from werkzeug.datastructures import FileStorage
+
+from ..models import CHANNEL_STATUSES, LOG_STATUSES, SCHEDULE_STATUSES
+from ..providers import provider_names
+from ..services.attachments import EXTENSIONS, MAX_ALT_TEXT
+from ..services.common import MAX_ID
+from ..services.pages import page_status
+from ..timeutil import isoformat, parse_aware
+from .declare import OneOf, Setting, config_default, no_default
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _timestamp(description):
+    """A time the API answers with: RFC 3339, always with an offset, in UTC."""
+    return Annotated[
+        datetime,
+        PlainSerializer(isoformat, return_type=str),
+        WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+        Field(description=f"{description} (RFC 3339, always with an offset, in UTC)."),
+    ]
+
+
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+
+
+def _future_time(value):
+    """A time a client sends: an RFC 3339 date-time with an offset (UTC inside)."""
+    try:
+        when = parse_aware(value)
+    except ValueError as e:
+        raise PydanticCustomError("date_time", str(e)) from None
+    if not re.match(RFC3339, value.strip()):
+        raise PydanticCustomError(
+            "date_time", "Must be an RFC 3339 date-time with an offset, such as 2030-01-31T09:00:00Z.")
+    return when
+
+
+When = Annotated[
+    datetime,
+    PlainValidator(_future_time),
+    WithJsonSchema({"type": "string", "format": "date-time",
+                    "description": "An ISO 8601 date-time with an offset, in the future."}),
+]
+
+# Text: not blank, no NUL characters (blank by Python's own idea of whitespace).
+PAGE_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
+AltText = Annotated[str, Field(max_length=MAX_ALT_TEXT,
+                               description=f"A description of the image, at most {MAX_ALT_TEXT} characters.")]
+ProviderName = Annotated[str, OneOf(lambda: ["default", *provider_names()], "Unknown provider; one of: {choices}."),
+                         Field(description="A provider name, or `default`.")]
+
+
+class Input(BaseModel):
+    """What a client sends: unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore", regex_engine="python-re")
+
+
+class Output(BaseModel):
+    """What the API answers: read from ORM objects, nothing but the declared fields."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True, json_schema_serialization_defaults_required=True)
+
+
+# Query strings
+
+class Paging(Input):
+    page: Annotated[int, Field(ge=1, le=1_000_000, description="Page number, from 1.")] = 1
+    per_page: Annotated[int, Field(ge=1, description="Items per page.",
+                                   json_schema_extra=config_default("PER_PAGE_DEFAULT")),
+                        Setting("maximum", "PER_PAGE_MAX", "Must be at most {limit}.")] = None
+
+
+class ScheduleFilter(Paging):
+    status: Annotated[Literal["all", *SCHEDULE_STATUSES], Field(
+        description="Only schedules with this status.")] = "all"
+    page_id: Annotated[Id, Field(description="Only this page's schedules.", json_schema_extra=no_default)] = None
+
+
+# Request bodies
+
+class Upload(Input):
+    """The file, and its description."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    file: Annotated[FileStorage, WithJsonSchema({
+        "type": "string", "format": "binary", "contentMediaType": "application/octet-stream",
+        "description": "The image or video. Its type is read from its bytes: PNG, JPEG, GIF, WebP or MP4."})]
+    alt_text: AltText = ""
+
+
+class Description(Input):
+    """The new description."""
+
+    alt_text: Optional[AltText] = None
+
+
+class NewPage(Input):
+    """The page."""
+
+    text: Annotated[str, Field(min_length=1, pattern=PAGE_TEXT,
+                               description="Surrounding blanks are trimmed; it must not be blank."),
+                    Setting("maxLength", "MAX_TEXT_LENGTH", "Must be at most {limit} characters (it is {size}).")]
+    attachment_ids: Annotated[Optional[list[Id]], Field(json_schema_extra={"uniqueItems": True}),
+                              Setting("maxItems", "MAX_ATTACHMENTS", "At most {limit} attachments per page.")] = None
+
+
+class NewSchedule(Input):
+    """What to publish, when and where."""
+
+    page_id: Annotated[Id, Field(description="The page to publish.")]
+    scheduled_at: Optional[When] = None
+    provider: Optional[ProviderName] = None
+    channel_id: Annotated[Optional[Id], Field(
+        description="The channel to publish to. Without it (and without `provider`), the default channel.")] = None
+
+
+class NewSchedules(Input):
+    """The channels to publish the page to, and when."""
+
+    channel_ids: Annotated[list[Id], Field(min_length=1, max_length=50, json_schema_extra={"uniqueItems": True},
+                                           description="One schedule is created per channel.")]
+    scheduled_at: Optional[When] = None
+
+
+# Channels: settings and credentials are flat string maps, checked against the provider's schema by the service.
+FieldMap = dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=2048)]]
+
+
+class NewChannel(Input):
+    """The account to connect."""
+
+    provider: Annotated[str, OneOf(provider_names, "Unknown provider; one of: {choices}."),
+                        Field(description="The provider type (see `GET /api/providers`).")]
+    name: Annotated[str, Field(min_length=1, max_length=100, description="Your name for the channel.")]
+    settings: Annotated[FieldMap, Field(description="As the provider's `settings_schema` says.")] = {}
+    credentials: Annotated[FieldMap, Field(
+        description="As the provider's `credentials_schema` says. Stored encrypted, never shown again; a "
+                    "secret left out may be generated (it is then in `generated_credentials`, once).")] = {}
+
+
+class ChannelChange(Input):
+    """What to change. With `settings` or `credentials`, the channel is reconnected (verified again)."""
+
+    name: Annotated[Optional[str], Field(min_length=1, max_length=100)] = None
+    settings: Annotated[Optional[FieldMap], Field(description="Merged over the stored settings.")] = None
+    credentials: Annotated[Optional[FieldMap], Field(
+        description="Replace the stored credentials; `{}` lets the provider generate new ones.")] = None
+
+
+class NewTime(Input):
+    """The new time."""
+
+    scheduled_at: When
+
+
+class PublishRequest(Input):
+    """The page to publish."""
+
+    page_id: Annotated[Id, Field(description="The page to publish.")]
+
+
+# Responses
+
+class Attachment(Output):
+    """An uploaded image or video."""
+
+    id: Id
+    filename: str = Field(description="The uploaded file's name, cleaned: for display only.")
+    content_type: Literal[tuple(EXTENSIONS)] = Field(description="The type read from the file's bytes.")
+    size_bytes: int = Field(ge=1)
+    sha256: str = Field(pattern="^[0-9a-f]{64}$", description="SHA-256 of the bytes, in hex.")
+    alt_text: str = Field(max_length=MAX_ALT_TEXT,
+                          description="The description read to people who cannot see the image.")
+    width: Optional[int] = Field(ge=1, description="Pixels; null for videos.")
+    height: Optional[int] = Field(ge=1, description="Pixels; null for videos.")
+    created_at: _timestamp("When it was uploaded")
+
+    @computed_field(description="Where the bytes are served.", json_schema_extra={"format": "uri-reference"})
+    @property
+    def url(self) -> str:
+        return url_for("api.attachment_file", attachment_id=self.id)
+
+
+class ChannelRef(Output):
+    """The channel a schedule publishes to."""
+
+    id: Id
+    name: str
+    provider: str
+
+
+class ScheduleSummary(Output):
+    """A schedule, without its page."""
+
+    id: Id
+    page_id: Id
+    provider: str = Field(description="The provider it publishes through (its channel's).")
+    channel: ChannelRef
+    scheduled_at: _timestamp("When it is due")
+    status: Literal[SCHEDULE_STATUSES] = Field(description=(
+        "queued: waiting for its time; publishing: an attempt is running; published; "
+        "failed: no attempts left (it can be retried); canceled."))
+    attempts: int = Field(ge=0, description="Attempts made so far.")
+    max_attempts: int = Field(ge=0, validation_alias="attempt_limit",
+                              description="Attempts allowed before it fails.")
+    last_error: Optional[str] = Field(description="Why the last attempt failed.")
+    published_at: Optional[_timestamp("When it was published")]
+    external_id: Optional[str] = Field(description="The provider's id for the post.")
+    url: Optional[str] = Field(description="The post's address at the provider.")
+    idempotency_key: str = Field(description="Sent to the provider on every attempt, so it posts once.")
+    created_at: _timestamp("When it was created")
+    updated_at: _timestamp("When it last changed")
+
+
+class PageSummary(Output):
+    """A page as shown inside a schedule."""
+
+    id: Id
+    text: str = Field(min_length=1)
+    attachments: list[Attachment] = Field(description="In the order they appear on the page.")
+
+
+class Page(PageSummary):
+    """A page: text and attachments, and its schedules."""
+
+    created_at: _timestamp("When it was created")
+    updated_at: _timestamp("When it last changed")
+    schedules: list[ScheduleSummary] = Field(description="Its schedules, oldest first.")
+
+    @computed_field(description="draft when never scheduled, else the status of its latest schedule.")
+    @property
+    def status(self) -> Literal["draft", *SCHEDULE_STATUSES]:
+        return page_status(self)
+
+
+class Schedule(ScheduleSummary):
+    """A page to be published through a provider at a time."""
+
+    page: PageSummary
+
+
+class PublishLog(Output):
+    """One publishing attempt and its outcome."""
+
+    id: Id
+    page_id: Id
+    schedule_id: Optional[Id]
+    channel_id: Optional[Id]
+    provider: str
+    attempt: int = Field(ge=1, description="Which attempt of its schedule this was, from 1.")
+    status: Literal[LOG_STATUSES]
+    external_id: Optional[str] = Field(description="The provider's id for the post.")
+    url: Optional[str] = Field(description="The post's address at the provider.")
+    error: Optional[str] = Field(description="Why the attempt failed.")
+    duration_ms: Optional[int] = Field(ge=0, description="How long the provider took.")
+    created_at: _timestamp("When the attempt ended")
+
+
+class Published(PublishLog):
+    """The attempt that published the page, with its schedule."""
+
+    schedule: ScheduleSummary
+
+
+class Listing(Output):
+    total: int = Field(ge=0, description="How many there are in all.")
+    page: int = Field(ge=1, description="This page's number, from 1.")
+    per_page: int = Field(ge=1, description="The page size used.")
+
+
+class AttachmentList(Listing):
+    """One page of attachments."""
+
+    items: list[Attachment]
+
+
+class PageList(Listing):
+    """One page of pages."""
+
+    items: list[Page]
+
+
+class ScheduleList(Listing):
+    """One page of schedules."""
+
+    items: list[Schedule]
+
+
+class PublishLogList(Output):
+    """Every attempt, newest first."""
+
+    items: list[PublishLog]
+
+
+class ScheduleItems(Output):
+    """The schedules created, one per channel, in the order asked."""
+
+    items: list[Schedule]
+
+
+class Provider(Output):
+    name: str
+    label: str = Field(description="Its name for people.")
+    default: bool = Field(description="Whether the default channel is of this provider.")
+    settings_schema: dict[str, Any] = Field(description="JSON schema of a channel's settings.")
+    credentials_schema: dict[str, Any] = Field(
+        description="JSON schema of a channel's credentials; fields marked `secret` are never shown again.")
+
+
+class ChannelAccount(Output):
+    """The account as the network reports it."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
+
+    handle: Optional[str] = None
+    display_name: Optional[str] = None
+    avatar_url: Optional[str] = None
+    url: Optional[str] = None
+
+
+class ChannelLimits(Output):
+    """What the channel accepts; a page that breaks these is refused when it is scheduled."""
+
+    max_characters: int = Field(ge=0)
+    counting: str = Field(description="How characters are counted.")
+    max_attachments: int = Field(ge=0)
+    content_types: list[str] = Field(description="Accepted attachment types; empty: any the upload accepts.")
+    max_image_bytes: Optional[int] = Field(description="Largest image; null: the upload limit.")
+    max_video_bytes: Optional[int] = Field(description="Largest video; 0: no video; null: the upload limit.")
+    max_description: Optional[int] = Field(description="Longest description (alt text); null: no limit of its own.")
+
+
+class Channel(Output):
+    """A connected account on a provider. Its credentials are never shown."""
+
+    id: Id
+    provider: str
+    name: str
+    settings: dict[str, Any]
+    account: ChannelAccount
+    status: Literal[CHANNEL_STATUSES] = Field(
+        description="connected, or needs_attention: the network refused its credentials; reconnect it.")
+    last_error: Optional[str] = Field(description="Why it needs attention.")
+    limits: ChannelLimits
+    created_at: _timestamp("When it was connected")
+    updated_at: _timestamp("When it last changed")
+
+
+class ConnectedChannel(Channel):
+    """The channel, and any secret the provider generated: shown this once, store it now."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
+
+    generated_credentials: Optional[dict[str, str]] = Field(
+        None, description="Generated secrets (a webhook's signing secret); present only in this answer.")
+
+
+class ChannelList(Output):
+    """Every connected channel, oldest first."""
+
+    items: list[Channel]
+
+
+class ProviderList(Output):
+    """The providers."""
+
+    items: list[Provider]
+
+
+class Report(Output):
+    """Part of the health report: a member with a default is left out when it does not apply."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
+
+
+class Check(Report):
+    ok: bool
+    error: Optional[str] = Field(None, description="Why the check failed.")
+
+
+HeartbeatAge = Optional[Annotated[float, Field(ge=0, description="Seconds since the last heartbeat.")]]
+
+
+class WorkerCheck(Report):
+    ok: bool
+    processes: int = Field(ge=0)
+    last_heartbeat_age: HeartbeatAge
+
+
+class SchedulerCheck(Report):
+    ok: bool
+    last_heartbeat_age: HeartbeatAge
+
+
+class Checks(Report):
+    database: Check
+    redis: Check
+    worker: Optional[WorkerCheck] = None
+    scheduler: Optional[SchedulerCheck] = None
+
+
+class ScheduleCounts(Report):
+    due_unclaimed: int = Field(ge=0, description="Queued schedules past their time.")
+    publishing: int = Field(ge=0, description="Attempts running now.")
+    oldest_overdue_id: Optional[Id] = Field(description="The oldest due, unclaimed schedule.")
+    oldest_overdue_at: Optional[str] = Field(json_schema_extra={"format": "date-time"},
+                                             description="The oldest due, unclaimed schedule's time.")
+    oldest_overdue_seconds: Optional[float]
+
+
+class ChannelAttention(Report):
+    id: Id
+    name: str
+    provider: str
+
+
+class Health(Report):
+    """Whether pagesite can publish right now."""
+
+    status: Literal["ok", "unavailable"]
+    problems: list[str] = Field(description="Why it is unavailable; empty when ok.")
+    checked_at: str = Field(json_schema_extra={"format": "date-time"}, description="When the report was made.")
+    checks: Checks
+    schedules: Optional[ScheduleCounts] = Field(None, description="Present when the database answers.")
+    queue_depth: Optional[int] = Field(None, ge=0, description="Jobs waiting in the queue; present when Redis answers.")
+    channels_needing_attention: Optional[list[ChannelAttention]] = Field(
+        None, description="Channels whose network refused their credentials: reconnect them. "
+                          "Present when the database answers.")
+
+
+class OpenAPIDocument(Output):
+    """The OpenAPI 3.1 document of this API."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# Problems (RFC 9457): every error of the API is one.
+
+class Problem(Output):
+    """An RFC 9457 problem details object; every error of the API is one."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
+
+    type: str = Field(json_schema_extra={"format": "uri-reference",
+                                         "examples": ["https://pagesite.dev/problems/validation-failed"]},
+                      description="A URI naming the kind of problem, or about:blank.")
+    title: str = Field(description="A short summary of the kind of problem.")
+    status: int = Field(ge=400, le=599, description="The HTTP status code.")
+    detail: str = Field(description="What went wrong this time.")
+    instance: str = Field(json_schema_extra={"format": "uri-reference"}, description="The path of the request.")
+    errors: Optional[dict[str, Annotated[list[str], Field(min_length=1)]]] = Field(
+        None, description="Field name -> what is wrong with it (422 and 413).")
+    schedule_id: Optional[Id] = Field(None, description="The schedule involved (409, 503).")
+    schedule_status: Optional[Literal[SCHEDULE_STATUSES]] = Field(
+        None, description="The schedule's current status (409).")
+    publish_log: Optional[PublishLog] = Field(None, description="The failed attempt (502).")
+    schedule: Optional[ScheduleSummary] = Field(None, description="The schedule, which says whether it will be "
+                                                                  "retried (502).")
+
+
+class ValidationProblem(Problem):
+    """A problem that names the fields at fault in `errors`."""
+
+    errors: dict[str, Annotated[list[str], Field(min_length=1)]] = Field(
+        description="Field name -> what is wrong with it.")
+
+
+class PublishFailedProblem(Problem):
+    """The provider refused; `publish_log` is the failed attempt, `schedule` says whether it will be retried."""
+
+    publish_log: Optional[PublishLog] = Field(None, description="The failed attempt, if the provider was reached.")
+    schedule: ScheduleSummary
+
+
+PROBLEMS = (Problem, ValidationProblem, PublishFailedProblem)
