@@ -102,11 +102,8 @@ def local_to_utc(day, clock, zone):
     it lands as many minutes after the jump as it was past the hour; a time that
     happens twice (clocks go back) means its first occurrence. ``local_time_kind``
     says which case applies, so callers can tell the user.
-    Raises ValueError with a message fit for the user. An aware datetime (the
-    API has parsed the text already) is taken as it is.
+    Raises ValueError with a message fit for the user.
     """
-    if isinstance(text, datetime) and text.utcoffset() is not None:
-        return text.astimezone(timezone.utc)
     tz = _zone(zone)
     naive = _wall_clock(day, clock)
     return naive.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
