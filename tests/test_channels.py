@@ -461,13 +461,48 @@ def test_attachment_links_work_for_their_lifetime_then_are_refused(app, processe
     assert e.value.code == 404
 
 
-def test_a_channels_secret_is_nowhere_but_its_encrypted_column(app, processes, receiver):
+def _http(method, url, token, body=None):
+    import json
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                     method=method)
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_a_channels_secret_is_nowhere_but_its_encrypted_column(app, processes, receiver, api_token):
+    """Connected, refused, reconnected and published through the real web and worker processes:
+    the secret is in no other column, no answer, and no line the processes wrote."""
+    import json
+
     from pagesite.extensions import db
 
     web = processes.web()
     processes.scheduler()
     worker = processes.worker()
-    channel_id, _ = connect_webhook(receiver)
+    secret = receiver.secret
+    answers = []
+    # A connect the receiver refuses (the secret travels in the request, must not come back)...
+    receiver.script.append((500, {"error": "not yet"}, None))
+    connect = {"provider": "webhook", "name": "Secret keeper", "settings": {"url": receiver.url},
+               "credentials": {"secret": secret}}
+    status, body = _http("POST", web.url + "/api/channels", api_token, connect)
+    assert status == 422
+    answers.append(body)
+    # ...then one it accepts, a reconnect, a failed and a successful delivery.
+    status, body = _http("POST", web.url + "/api/channels", api_token, connect)
+    assert status == 201, body
+    answers.append(body)
+    channel_id = json.loads(body)["id"]
+    status, body = _http("PATCH", f"{web.url}/api/channels/{channel_id}", api_token,
+                         {"settings": {"url": receiver.url}, "credentials": {"secret": secret}})
+    assert status == 200, body
+    answers.append(body)
     receiver.script.append((500, {"error": "once"}, None))
     wait_ready(1)
     [ok] = schedule_on(make_page("Delivered"), [channel_id])
@@ -475,9 +510,13 @@ def test_a_channels_secret_is_nowhere_but_its_encrypted_column(app, processes, r
     receiver.script.append((410, {"error": "gone"}, None))
     [gone] = schedule_on(make_page("Gone"), [channel_id])
     wait_until(lambda: get(gone).status == "failed", timeout=20, message="failed")
-    urllib.request.urlopen(web.url + "/api/health", timeout=5).close()
+    for path in ("/api/channels", f"/api/channels/{channel_id}", f"/api/schedules/{gone}", "/api/health",
+                 f"/api/pages/{get(gone).page_id}/logs"):
+        answers.append(_http("GET", web.url + path, api_token)[1])
 
-    needles = [receiver.secret, receiver.secret.removeprefix("whsec_")]
+    needles = [secret, secret.removeprefix("whsec_")]
+    for answer in answers:
+        assert not any(n in answer for n in needles), answer
     with in_app():
         for table in db.metadata.sorted_tables:
             for row in db.session.execute(select(table)).mappings():
@@ -493,3 +532,65 @@ def test_a_channels_secret_is_nowhere_but_its_encrypted_column(app, processes, r
             output = f.read()
         assert not any(n in output for n in needles), f"secret in the output of {proc.log_path}"
     assert worker.poll() is None
+
+
+def test_refreshed_credentials_are_stored_encrypted_and_a_refused_login_needs_reconnecting(app):
+    """Through the provider contract itself: a provider class defined here (a real subclass, registered
+    like any other) that refreshes its session on one publish and is refused on the next."""
+    from pagesite import encryption
+    from pagesite.providers import (
+        REGISTRY, Account, AuthenticationError, Connection, Limits, Provider, PublishResult, register,
+    )
+    from pagesite.services import channels, publishing
+
+    @register
+    class SessionProvider(Provider):
+        name = "test-session"
+        label = "Session test"
+        credentials_schema = {"type": "object", "properties": {"token": {"type": "string", "secret": True}},
+                              "required": ["token"]}
+
+        @classmethod
+        def default_limits(cls):
+            return Limits(max_characters=100, counting="code points", max_attachments=0, content_types=())
+
+        def connect(self):
+            if self.channel.credentials["token"] == "wrong":
+                raise AuthenticationError("The network refused this token.")
+            return Connection(Account(handle="@tester"), self.default_limits(), dict(self.channel.credentials), {})
+
+        def publish(self, page, idempotency_key, *, schedule_id, attempt, last_attempt_at=None):
+            if "refuse" in page.text:
+                raise AuthenticationError("The session was revoked.")
+            self.channel.credentials["token"] = f"refreshed-{schedule_id}"
+            return PublishResult(external_id=f"s-{schedule_id}")
+
+    try:
+        with in_app():
+            from pagesite.errors import ValidationFailed
+
+            with pytest.raises(ValidationFailed) as refused:
+                channels.create_channel("test-session", "Bad", {}, {"token": "wrong"})
+            assert refused.value.errors == {"credentials": ["The network refused this token."]}
+            channel, _ = channels.create_channel("test-session", "Session", {}, {"token": "first-token"})
+            channel_id = channel.id
+        [first] = schedule_on(make_page("fine"), [channel_id])
+        with in_app():
+            assert publishing.publish_schedule(first).outcome == "published"
+        row = channel_row(channel_id)
+        with in_app():
+            assert encryption.decrypt(row.credentials_encrypted) == {"token": f"refreshed-{first}"}
+        assert f"refreshed-{first}" not in row.credentials_encrypted
+
+        [refused_id, other] = schedule_on(make_page("please refuse"), [channel_id, stub_id()])
+        with in_app():
+            assert publishing.publish_schedule(refused_id).outcome == "failed"
+            assert publishing.publish_schedule(other).outcome == "published"  # other channels carry on
+        assert "Reconnect Session (@tester)" in get(refused_id).last_error
+        assert channel_row(channel_id).status == "needs_attention"
+        assert channel_row(channel_id).last_error == "The session was revoked."
+        with in_app():
+            channel, _ = channels.update_channel(channel_id, credentials={"token": "new-token"})
+            assert channel.status == "connected" and channel.last_error is None
+    finally:
+        REGISTRY.pop("test-session", None)

@@ -160,6 +160,7 @@ class Provider:
 
     name = "base"  # the type, as stored on the channel: "mastodon"
     label = "Base"  # shown to people: "Mastodon"
+    description = ""  # one sentence for the connect form: what a channel of this type does
     # JSON schema of the channel's settings and credentials, for the API and the
     # connect form. A credentials property marked ``"secret": true`` is never shown again.
     settings_schema = {"type": "object", "properties": {}}
@@ -203,6 +204,9 @@ class Provider:
             elif a.content_type.startswith("video/") and limits.max_video_bytes is not None \
                     and a.size > limits.max_video_bytes:
                 problems.append(f"{a.filename}: video is {a.size} bytes; at most {limits.max_video_bytes}.")
+            elif a.content_type.startswith("image/") and limits.max_image_bytes is not None \
+                    and a.size > limits.max_image_bytes:
+                problems.append(f"{a.filename}: image is {a.size} bytes; at most {limits.max_image_bytes}.")
             if limits.max_description is not None and len(a.alt_text) > limits.max_description:
                 problems.append(f"{a.filename}: description is {len(a.alt_text)} characters; "
                                 f"at most {limits.max_description}.")

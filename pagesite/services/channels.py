@@ -146,8 +146,9 @@ def _check_provider(name):
     return cls
 
 
-def _check_fields(values, schema, prefix):
-    """``values`` checked against a provider's flat JSON schema (string fields)."""
+def _check_fields(values, schema, prefix, required=True):
+    """``values`` checked against a provider's flat JSON schema (string fields);
+    ``required=False`` for a partial change, checked whole afterwards."""
     if values is None:
         values = {}
     if not isinstance(values, dict):
@@ -162,7 +163,7 @@ def _check_fields(values, schema, prefix):
             errors[f"{prefix}.{key}"] = ["Must be text."]
         elif len(value) > spec.get("maxLength", MAX_SETTING):
             errors[f"{prefix}.{key}"] = [f"Must be at most {spec.get('maxLength', MAX_SETTING)} characters."]
-    for key in schema.get("required", []):
+    for key in schema.get("required", []) if required else []:
         if key not in values and f"{prefix}.{key}" not in errors:
             errors[f"{prefix}.{key}"] = [f"{properties.get(key, {}).get('title', key)} is required."]
     if errors:
@@ -229,12 +230,17 @@ def update_channel(channel_id, name=_UNSET, settings=None, credentials=None):
     """
     channel = get_channel(channel_id)
     cls = provider_class(channel.provider)
-    checks = [lambda: _check_name(name) if name is not _UNSET else channel.name,
-              lambda: _check_fields({**channel.settings, **(settings or {})} if isinstance(settings, (dict, type(None)))
-                                    else settings, cls.settings_schema, "settings"),
-              lambda: None if credentials is None else _check_fields(credentials, cls.credentials_schema,
-                                                                     "credentials")]
-    new_name, new_settings, new_credentials = collect_errors(*checks)
+    new_name, changed_settings, new_credentials = collect_errors(
+        lambda: _check_name(name) if name is not _UNSET else channel.name,
+        # Only what the user sends is checked: stored settings may hold what the provider added.
+        lambda: _check_fields(settings, cls.settings_schema, "settings", required=False),
+        lambda: None if credentials is None else _check_fields(credentials, cls.credentials_schema, "credentials"),
+    )
+    new_settings = {**channel.settings, **changed_settings}
+    missing = {f"settings.{k}": ["This field is required."] for k in cls.settings_schema.get("required", [])
+               if not new_settings.get(k)}
+    if missing:
+        raise ValidationFailed(missing)
     revealed = {}
     if settings is not None or credentials is not None:
         given = new_credentials if new_credentials is not None else encryption.decrypt(channel.credentials_encrypted)
