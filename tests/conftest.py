@@ -208,6 +208,7 @@ class Processes:
         )
         proc.url = f"http://127.0.0.1:{port}"
         wait_for_port(port, proc)
+        wait_for_app(proc)
         return proc
 
     def kill(self, proc, sig=signal.SIGKILL):
@@ -271,6 +272,25 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, "rep_" + report.when, report)
+
+
+def wait_for_app(proc, timeout=60):
+    """Wait until the web process answers HTTP (its workers import the app after the port opens)."""
+    import urllib.error
+    import urllib.request
+
+    def answers():
+        if proc.poll() is not None:
+            raise RuntimeError(f"web process exited early; see {proc.log_path}")
+        try:
+            urllib.request.urlopen(proc.url + "/api/health", timeout=2).close()
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer: the app is loaded
+        except OSError:
+            return False
+        return True
+
+    wait_until(answers, timeout=timeout, interval=0.1, message="the web process to answer")
 
 
 def wait_until(predicate, timeout=15, interval=0.05, message="condition"):

@@ -594,3 +594,16 @@ def test_refreshed_credentials_are_stored_encrypted_and_a_refused_login_needs_re
             assert channel.status == "connected" and channel.last_error is None
     finally:
         REGISTRY.pop("test-session", None)
+
+
+def test_status_command_lists_channels_needing_attention(app, receiver):
+    from pagesite.extensions import db
+    from pagesite.services import channels
+
+    channel_id, _ = connect_webhook(receiver, name="Gone site")
+    with in_app():
+        channels.mark_needs_attention(channel_id, "The receiver answered 410 Gone: the endpoint is gone.")
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["pagesite", "status"])
+    assert f"channel    {channel_id} Gone site (webhook) needs reconnecting: The receiver answered 410 Gone" \
+        in result.output
