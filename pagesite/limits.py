@@ -1,4 +1,5 @@
-"""A per-provider cap on concurrent publishes, shared by every worker process.
+"""A per-channel cap on concurrent publishes, shared by every worker process
+(the key names the channel: ``pagesite:slots:channel-<id>``).
 
 A Redis sorted set holds one lease per publish in flight, scored by its expiry,
 so a worker killed mid-publish frees its slot when the lease runs out, or
@@ -50,7 +51,7 @@ class ProviderSlots:
 
 
 def free_dead_holders(connection, is_dead):
-    """Release every provider's leases whose holder ``is_dead``; returns how many."""
+    """Release every channel's leases whose holder ``is_dead``; returns how many."""
     freed = 0
     for key in connection.scan_iter("pagesite:slots:*"):
         for token in connection.zrange(key, 0, -1):

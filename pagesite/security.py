@@ -20,7 +20,8 @@ from .storage import get_storage
 
 limiter = Limiter(key_func=get_remote_address)
 
-PUBLIC_ENDPOINTS = {"auth.signin", "auth.setup", "api.get_health", "web.calendar_feed"}  # the feed: its URL is its secret
+# web.calendar_feed: its URL is its secret. web.attachment_link: its URL is signed and expires (signed_links.py).
+PUBLIC_ENDPOINTS = {"auth.signin", "auth.setup", "api.get_health", "web.calendar_feed", "web.attachment_link"}
 SMALL_BODY = 1024 * 1024  # JSON and forms; uploads are marked with @large_body
 
 CONTENT_SECURITY_POLICY = "; ".join([

@@ -14,6 +14,7 @@ import time
 import pytest
 import redis
 import sqlalchemy
+from cryptography.fernet import Fernet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,6 +27,7 @@ def _configure_environment(tmp_root):
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret-key",
+        "PAGESITE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "PAGESITE_UPLOAD_DIR": f"{tmp_root}/uploads",
         "PAGESITE_STUB_OUTBOX": f"{tmp_root}/stub_outbox.jsonl",
         "PAGESITE_QUEUE": "pagesite-test",
@@ -129,6 +131,9 @@ def clean_state(request, test_env):
                 for table in tables:
                     connection.execute(sqlalchemy.text(f"DELETE FROM {table}"))
         get_redis().flushdb()
+        from pagesite.services import channels
+
+        channels.install_builtin()  # the stub channel a fresh install has
         app.extensions.pop("pagesite_providers", None)
         app.extensions.pop("pagesite_has_users", None)
     if os.path.exists(test_env["PAGESITE_STUB_OUTBOX"]):
@@ -254,6 +259,7 @@ class Processes:
         )
         proc.url = f"http://127.0.0.1:{port}"
         wait_for_port(port, proc)
+        wait_for_app(proc)
         return proc
 
     def kill(self, proc, sig=signal.SIGKILL):
@@ -317,6 +323,25 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, "rep_" + report.when, report)
+
+
+def wait_for_app(proc, timeout=60):
+    """Wait until the web process answers HTTP (its workers import the app after the port opens)."""
+    import urllib.error
+    import urllib.request
+
+    def answers():
+        if proc.poll() is not None:
+            raise RuntimeError(f"web process exited early; see {proc.log_path}")
+        try:
+            urllib.request.urlopen(proc.url + "/api/health", timeout=2).close()
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer: the app is loaded
+        except OSError:
+            return False
+        return True
+
+    wait_until(answers, timeout=timeout, interval=0.1, message="the web process to answer")
 
 
 def wait_until(predicate, timeout=15, interval=0.05, message="condition"):

@@ -18,6 +18,9 @@ API_ROUTES_NEEDING_A_TOKEN = [
     ("GET", "/api/providers"), ("POST", "/api/providers/stub/publish"),
     ("GET", "/api/queue"), ("PUT", "/api/queue"), ("POST", "/api/calendar-feed"), ("DELETE", "/api/calendar-feed"),
     ("POST", "/api/pages/1/duplicate"),
+    ("POST", "/api/pages/1/schedules"), ("GET", "/api/channels"), ("POST", "/api/channels"),
+    ("GET", "/api/channels/1"), ("PATCH", "/api/channels/1"), ("DELETE", "/api/channels/1"),
+    ("POST", "/api/channels/1/publish"),
 ]
 
 
@@ -297,7 +300,9 @@ def test_every_page_needs_a_session(app, anon, user):
     """Each non-API route, with any method, leads an anonymous visitor to sign-in."""
     token = re.search(rb'name="csrf_token" value="([^"]+)"', anon.get("/signin").data).group(1).decode()
     # The calendar feed is read by calendar apps: its secret URL is the key (tests/test_api_planning.py).
-    public = {"auth.signin", "auth.setup", "static", "web.static", "docs.static", "web.calendar_feed"}
+    # web.attachment_link is public by design (a signed, expiring URL; see test_channels.py).
+    public = {"auth.signin", "auth.setup", "static", "web.static", "docs.static", "web.calendar_feed",
+              "web.attachment_link"}
     checked = 0
     for rule in app.url_map.iter_rules():
         # The API and /metrics take API tokens instead (tested with them).

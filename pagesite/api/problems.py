@@ -26,7 +26,8 @@ TAGS = [
     {"name": "Pages", "description": "Text and attachments, composed once and published anywhere."},
     {"name": "Schedules", "description": "When and where a page is published, and how it went."},
     {"name": "Planning", "description": "The posting queue and the secret calendar feed."},
-    {"name": "Providers", "description": "The places pages are published to."},
+    {"name": "Providers", "description": "The kinds of places pages are published to."},
+    {"name": "Channels", "description": "Connected accounts on providers; schedules publish to one."},
     {"name": "Health", "description": "For monitoring."},
     {"name": "Reference", "description": "This description of the API."},
 ]

@@ -3,17 +3,17 @@ then calls a service; parsing and rendering are done by the declaration."""
 
 from flask import current_app, url_for
 
-from ..providers import provider_names
+from ..providers import provider_class, provider_names
 from ..security import large_body
-from ..services import attachments, health, pages, schedules
+from ..services import attachments, channels, health, pages, schedules
 from . import bp
 from . import shapes as s
 from .declare import NOT_FOUND, QUEUE_DOWN, ProblemResponse, endpoint, render
 from .problems import problem, document
 
-CONFLICT = ProblemResponse(409, "The page already has a live schedule for this provider; `schedule_id` names it.")
-CONFLICT_OR_FULL = ProblemResponse(409, "The page already has a live schedule for this provider (`schedule_id` names it), "
-                                        "or every posting time of the queue is taken.")
+CONFLICT = ProblemResponse(409, "The page already has a live schedule for this channel; `schedule_id` names it.")
+CONFLICT_OR_FULL = ProblemResponse(409, "The page already has a live schedule for this channel (`schedule_id` names "
+                                        "it), or every posting time of the queue is taken.")
 NOT_QUEUED = ProblemResponse(409, "The schedule is no longer queued; `schedule_status` says what it is.")
 
 
@@ -107,6 +107,15 @@ def get_page(page_id):
           location=lambda page: url_for(".get_page", page_id=page.id))
 def duplicate_page(page_id):
     return pages.duplicate_page(page_id)
+@bp.post("/pages/<int:page_id>/schedules")
+@endpoint("createPageSchedules", "Schedules", "Schedule a page on several channels",
+          "Creates one schedule per channel, for `scheduled_at` (now when omitted). Every channel's limits are "
+          "checked first; nothing is created unless every schedule can be (a 422 names each channel and limit, "
+          "a 409 the page's live schedule on one of them).",
+          body=s.NewSchedules, response=s.ScheduleItems, status=201, errors=[NOT_FOUND, CONFLICT, QUEUE_DOWN])
+def create_page_schedules(page_id, body):
+    pages.get_page(page_id)  # a 404 for an unknown page in the path
+    return {"items": schedules.create_schedules(page_id, body.channel_ids, body.scheduled_at, bool(body.queue))}
 
 
 @bp.get("/pages/<int:page_id>/logs")
@@ -120,13 +129,16 @@ def page_logs(page_id):
 
 @bp.post("/schedules")
 @endpoint("createSchedule", "Schedules", "Schedule a page",
-          "Publishes the page through `provider` at `scheduled_at`, or as soon as a worker is free when it is "
-          "omitted, or with `queue: true` at the next free posting time of the posting queue. A page has at "
-          "most one queued or publishing schedule per provider.",
+          "Publishes the page to `channel_id` at `scheduled_at`, or as soon as a worker is free when it is "
+          "omitted, or with `queue: true` at the next free posting time of the posting queue. Without "
+          "`channel_id`, `provider` picks the default channel if it is of that provider (else that provider's "
+          "first channel); with neither, the default channel. A page has at most one queued or publishing "
+          "schedule per channel; a page that breaks the channel's limits is a 422 naming them.",
           body=s.NewSchedule, response=s.Schedule, status=201, errors=[CONFLICT_OR_FULL, QUEUE_DOWN],
           location=lambda schedule: url_for(".get_schedule", schedule_id=schedule.id))
 def create_schedule(body):
-    return schedules.create_schedule(body.page_id, body.scheduled_at, body.provider, bool(body.queue))
+    return schedules.create_schedule(body.page_id, body.scheduled_at, body.provider, body.channel_id,
+                                     bool(body.queue))
 
 
 @bp.get("/schedules")
@@ -175,13 +187,26 @@ def retry_schedule(schedule_id):
 @endpoint("listProviders", "Providers", "List providers", "The places pages can be published through.",
           response=s.ProviderList)
 def list_providers():
-    default = current_app.config["DEFAULT_PROVIDER"]
-    return {"items": [{"name": name, "default": name == default} for name in provider_names()]}
+    default = channels.default_channel()
+    return {"items": [
+        {"name": name, "label": provider_class(name).label, "default": default is not None and default.provider == name,
+         "settings_schema": provider_class(name).settings_schema,
+         "credentials_schema": provider_class(name).credentials_schema}
+        for name in provider_names()
+    ]}
+
+
+STILL_PUBLISHING = {"202": {
+    "description": "Still publishing; poll `Location` for the outcome.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Schedule"}}},
+    "headers": {"Location": {"description": "The schedule to poll.",
+                             "schema": {"type": "string", "format": "uri-reference"}}}}}
 
 
 @bp.post("/providers/<name>/publish")
 @endpoint("publishNow", "Providers", "Publish a page now",
-          "Publishes through a schedule due now (so it shows in the lists), waiting for the outcome for at most "
+          "Publishes through the default channel if it is of this provider (else the provider's first channel), "
+          "through a schedule due now (so it shows in the lists), waiting for the outcome for at most "
           "`PUBLISH_NOW_WAIT` seconds, and answers with the attempt, its schedule nested under `schedule`. When "
           "the provider fails, the answer is a 502 problem with the failed attempt (`publish_log`) and the "
           "schedule, which says whether it will be retried. When the publish is still under way (a slow "
@@ -193,13 +218,15 @@ def list_providers():
               ProblemResponse(503, "The provider is at its limit of concurrent publishes (the page stays queued, "
                                 "`schedule_id` names its schedule), or Redis is not answering."),
           ], location=lambda log: url_for(".get_schedule", schedule_id=log.schedule_id),
-          responses={"202": {"description": "Still publishing; poll `Location` for the outcome.",
-                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Schedule"}}},
-                             "headers": {"Location": {"description": "The schedule to poll.",
-                                                      "schema": {"type": "string", "format": "uri-reference"}}}}})
+          responses=STILL_PUBLISHING)
 def publish_now(name, body):
-    attempt = schedules.publish_now(name, body.page_id)
-    if attempt.outcome == "publishing":  # still under way (a slow provider): poll the schedule
+    return _published(schedules.publish_now(name, body.page_id))
+
+
+def _published(attempt):
+    """The published attempt; 202 with the schedule while it is still under way (a slow
+    provider: poll it); or a 502 problem with the failed attempt and its schedule."""
+    if attempt.outcome == "publishing":
         response = render(s.Schedule, attempt.schedule)
         response.status_code = 202
         response.headers["Location"] = url_for(".get_schedule", schedule_id=attempt.schedule_id)
@@ -211,6 +238,80 @@ def publish_now(name, body):
         detail += f" It will be retried automatically (schedule {attempt.schedule.id})."
     return problem(502, "Publishing failed", detail, "publish-failed", publish_log=attempt.log,
                    schedule=attempt.schedule)
+
+
+# Channels
+
+CHANNEL_NOT_FOUND = ProblemResponse(404, "No channel with this id (or it was removed).")
+CONNECT_REFUSED = ("A 422 names the field the provider refused (`settings.url`, `credentials.secret`...) with its "
+                   "reason; nothing is saved.")
+
+
+@bp.get("/channels")
+@endpoint("listChannels", "Channels", "List channels", "Every connected channel, oldest first. Credentials are "
+          "never shown.", response=s.ChannelList)
+def list_channels():
+    return {"items": channels.live_channels()}
+
+
+def _connected(result):
+    channel, revealed = result
+    if revealed:
+        channel.generated_credentials = revealed  # shown in this answer only
+    return channel
+
+
+@bp.post("/channels")
+@endpoint("createChannel", "Channels", "Connect a channel",
+          "Verifies the account with the provider first (a webhook is sent a signed `ping`), then stores it, "
+          "its credentials encrypted. " + CONNECT_REFUSED,
+          body=s.NewChannel, response=s.ConnectedChannel, status=201,
+          location=lambda channel: url_for(".get_channel", channel_id=channel.id))
+def create_channel(body):
+    return _connected(channels.create_channel(body.provider, body.name, body.settings, body.credentials))
+
+
+@bp.get("/channels/<int:channel_id>")
+@endpoint("getChannel", "Channels", "Read a channel", "Its account, status and limits; never its credentials.",
+          response=s.Channel, errors=[CHANNEL_NOT_FOUND])
+def get_channel(channel_id):
+    return channels.get_channel(channel_id)
+
+
+@bp.patch("/channels/<int:channel_id>")
+@endpoint("updateChannel", "Channels", "Rename or reconnect a channel",
+          "With `settings` or `credentials`, the channel is verified again like a new one and, when the "
+          "provider accepts, marked connected. " + CONNECT_REFUSED,
+          body=s.ChannelChange, response=s.ConnectedChannel, errors=[CHANNEL_NOT_FOUND])
+def update_channel(channel_id, body):
+    changes = {"name": body.name} if body.name is not None else {}
+    return _connected(channels.update_channel(channel_id, settings=body.settings, credentials=body.credentials,
+                                              **changes))
+
+
+@bp.delete("/channels/<int:channel_id>")
+@endpoint("deleteChannel", "Channels", "Remove a channel",
+          "Cancels its queued schedules and erases its credentials; its history stays.",
+          errors=[CHANNEL_NOT_FOUND,
+                  ProblemResponse(409, "One of its schedules is publishing right now; `schedule_id` names it.")],
+          responses={"204": {"description": "Removed."}})
+def delete_channel(channel_id):
+    channels.delete_channel(channel_id)
+    return current_app.response_class(status=204)
+
+
+@bp.post("/channels/<int:channel_id>/publish")
+@endpoint("publishToChannel", "Channels", "Publish a page to a channel now",
+          "Like `POST /api/providers/{name}/publish`, to this channel: 201, 202 while still under way, or 502.",
+          body=s.PublishRequest, response=s.Published, status=201, errors=[
+              CHANNEL_NOT_FOUND, CONFLICT,
+              ProblemResponse(502, "The provider refused or failed.", "PublishFailedProblem"),
+              ProblemResponse(503, "The channel is at its limit of concurrent publishes (the page stays queued, "
+                                "`schedule_id` names its schedule), or Redis is not answering."),
+          ], location=lambda log: url_for(".get_schedule", schedule_id=log.schedule_id),
+          responses=STILL_PUBLISHING)
+def publish_to_channel(channel_id, body):
+    return _published(schedules.publish_to_channel(channel_id, body.page_id))
 
 
 # Reference

@@ -10,7 +10,7 @@ enforces.
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from flask import url_for
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
@@ -18,7 +18,7 @@ from pydantic.functional_validators import PlainValidator
 from pydantic_core import PydanticCustomError
 from werkzeug.datastructures import FileStorage
 
-from ..models import LOG_STATUSES, SCHEDULE_STATUSES
+from ..models import CHANNEL_STATUSES, LOG_STATUSES, SCHEDULE_STATUSES
 from ..providers import provider_names
 from ..services.attachments import EXTENSIONS, MAX_ALT_TEXT
 from ..services.calendar import MAX_RANGE
@@ -165,6 +165,43 @@ class NewSchedule(Input):
     provider: Optional[ProviderName] = None
     queue: Optional[bool] = Field(None, description=(
         "Instead of `scheduled_at`: take the next free posting time of the posting queue (`/api/queue`)."))
+    channel_id: Annotated[Optional[Id], Field(
+        description="The channel to publish to. Without it (and without `provider`), the default channel.")] = None
+
+
+class NewSchedules(Input):
+    """The channels to publish the page to, and when."""
+
+    channel_ids: Annotated[list[Id], Field(min_length=1, max_length=50, json_schema_extra={"uniqueItems": True},
+                                           description="One schedule is created per channel.")]
+    scheduled_at: Optional[When] = None
+    queue: Optional[bool] = Field(None, description=(
+        "Instead of `scheduled_at`: take the next posting time of the posting queue free on every channel."))
+
+
+# Channels: settings and credentials are flat string maps, checked against the provider's schema by the service.
+FieldMap = dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=2048)]]
+
+
+class NewChannel(Input):
+    """The account to connect."""
+
+    provider: Annotated[str, OneOf(provider_names, "Unknown provider; one of: {choices}."),
+                        Field(description="The provider type (see `GET /api/providers`).")]
+    name: Annotated[str, Field(min_length=1, max_length=100, description="Your name for the channel.")]
+    settings: Annotated[FieldMap, Field(description="As the provider's `settings_schema` says.")] = {}
+    credentials: Annotated[FieldMap, Field(
+        description="As the provider's `credentials_schema` says. Stored encrypted, never shown again; a "
+                    "secret left out may be generated (it is then in `generated_credentials`, once).")] = {}
+
+
+class ChannelChange(Input):
+    """What to change. With `settings` or `credentials`, the channel is reconnected (verified again)."""
+
+    name: Annotated[Optional[str], Field(min_length=1, max_length=100)] = None
+    settings: Annotated[Optional[FieldMap], Field(description="Merged over the stored settings.")] = None
+    credentials: Annotated[Optional[FieldMap], Field(
+        description="Replace the stored credentials; `{}` lets the provider generate new ones.")] = None
 
 
 class NewTime(Input):
@@ -215,12 +252,21 @@ class Attachment(Output):
         return url_for("api.attachment_file", attachment_id=self.id)
 
 
+class ChannelRef(Output):
+    """The channel a schedule publishes to."""
+
+    id: Id
+    name: str
+    provider: str
+
+
 class ScheduleSummary(Output):
     """A schedule, without its page."""
 
     id: Id
     page_id: Id
-    provider: str = Field(description="The provider it publishes through.")
+    provider: str = Field(description="The provider it publishes through (its channel's).")
+    channel: ChannelRef
     scheduled_at: Timestamp = when("When it is due")
     status: Literal[SCHEDULE_STATUSES] = Field(description=(
         "queued: waiting for its time; publishing: an attempt is running; published; "
@@ -270,6 +316,7 @@ class PublishLog(Output):
     id: Id
     page_id: Id
     schedule_id: Optional[Id]
+    channel_id: Optional[Id]
     provider: str
     attempt: int = Field(ge=1, description="Which attempt of its schedule this was, from 1.")
     status: Literal[LOG_STATUSES]
@@ -335,9 +382,73 @@ class PublishLogList(Output):
     items: list[PublishLog]
 
 
+class ScheduleItems(Output):
+    """The schedules created, one per channel, in the order asked."""
+
+    items: list[Schedule]
+
+
 class Provider(Output):
     name: str
-    default: bool
+    label: str = Field(description="Its name for people.")
+    default: bool = Field(description="Whether the default channel is of this provider.")
+    settings_schema: dict[str, Any] = Field(description="JSON schema of a channel's settings.")
+    credentials_schema: dict[str, Any] = Field(
+        description="JSON schema of a channel's credentials; fields marked `secret` are never shown again.")
+
+
+class ChannelAccount(Output):
+    """The account as the network reports it."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
+
+    handle: Optional[str] = None
+    display_name: Optional[str] = None
+    avatar_url: Optional[str] = None
+    url: Optional[str] = None
+
+
+class ChannelLimits(Output):
+    """What the channel accepts; a page that breaks these is refused when it is scheduled."""
+
+    max_characters: int = Field(ge=0)
+    counting: str = Field(description="How characters are counted.")
+    max_attachments: int = Field(ge=0)
+    content_types: list[str] = Field(description="Accepted attachment types; empty: any the upload accepts.")
+    max_image_bytes: Optional[int] = Field(description="Largest image; null: the upload limit.")
+    max_video_bytes: Optional[int] = Field(description="Largest video; 0: no video; null: the upload limit.")
+    max_description: Optional[int] = Field(description="Longest description (alt text); null: no limit of its own.")
+
+
+class Channel(Output):
+    """A connected account on a provider. Its credentials are never shown."""
+
+    id: Id
+    provider: str
+    name: str
+    settings: dict[str, Any]
+    account: ChannelAccount
+    status: Literal[CHANNEL_STATUSES] = Field(
+        description="connected, or needs_attention: the network refused its credentials; reconnect it.")
+    last_error: Optional[str] = Field(description="Why it needs attention.")
+    limits: ChannelLimits
+    created_at: Timestamp = when("When it was connected")
+    updated_at: Timestamp = when("When it last changed")
+
+
+class ConnectedChannel(Channel):
+    """The channel, and any secret the provider generated: shown this once, store it now."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
+
+    generated_credentials: Optional[dict[str, str]] = Field(
+        None, description="Generated secrets (a webhook's signing secret); present only in this answer.")
+
+
+class ChannelList(Output):
+    """Every connected channel, oldest first."""
+
+    items: list[Channel]
 
 
 class ProviderList(Output):
@@ -387,6 +498,12 @@ class ScheduleCounts(Report):
     oldest_overdue_seconds: Optional[float]
 
 
+class ChannelAttention(Report):
+    id: Id
+    name: str
+    provider: str
+
+
 class Health(Report):
     """Whether pagesite can publish right now."""
 
@@ -396,6 +513,9 @@ class Health(Report):
     checks: Checks
     schedules: Optional[ScheduleCounts] = Field(None, description="Present when the database answers.")
     queue_depth: Optional[int] = Field(None, ge=0, description="Jobs waiting in the queue; present when Redis answers.")
+    channels_needing_attention: Optional[list[ChannelAttention]] = Field(
+        None, description="Channels whose network refused their credentials: reconnect them. "
+                          "Present when the database answers.")
 
 
 class OpenAPIDocument(Output):

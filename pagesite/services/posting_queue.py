@@ -138,14 +138,15 @@ def check_has_times(channel_id=None):
     return row
 
 
-def claim_next_time(provider, now=None, channel_id=None):
-    """The next free posting time for ``provider``, with the queue locked until the caller commits.
+def claim_next_time(channels, now=None):
+    """The next posting time that no live schedule of any of ``channels`` holds,
+    with the queue locked until the caller commits.
 
-    The caller inserts its schedule at that time and commits (or rolls back) in
-    the same transaction; a concurrent claim waits for that and then sees it.
+    The caller inserts its schedules at that time and commits (or rolls back) in
+    the same transaction; a concurrent claim waits for that and then sees them.
     """
     now = now or utcnow()
-    row = check_has_times(channel_id)
+    row = check_has_times()
     # The lock: a write to the queue's row, held until the caller's commit.
     db.session.execute(update(PostingQueue).where(PostingQueue.id == row.id)
                        .values(updated_at=PostingQueue.updated_at)
@@ -154,7 +155,7 @@ def claim_next_time(provider, now=None, channel_id=None):
         select(PostingQueue.time_zone, PostingQueue.slots).where(PostingQueue.id == row.id)).one()
     queue = {"time_zone": zone, "slots": slots}
     held = set(db.session.scalars(select(Schedule.scheduled_at).where(
-        Schedule.provider == provider, Schedule.status.in_(ACTIVE_STATUSES),
+        Schedule.channel_id.in_([c.id for c in channels]), Schedule.status.in_(ACTIVE_STATUSES),
         Schedule.scheduled_at > now, Schedule.scheduled_at <= now + HORIZON,
     )))
     for instant in posting_times(queue, now + timedelta(microseconds=1), now + HORIZON):
