@@ -15,10 +15,15 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 def when_ready(server):
     """Once the sockets are bound: issue the set-up code when no account exists yet."""
     from pagesite import create_app
+    from pagesite.config import InvalidSetting
     from pagesite.extensions import db, get_redis
     from pagesite.services import auth
 
-    app = create_app()
+    try:
+        app = create_app()
+    except InvalidSetting as e:  # one line for the operator, and stop rather than serve a broken app
+        print(e, file=sys.stderr, flush=True)
+        sys.exit(3)
     try:
         with app.app_context():
             code = auth.issue_setup_code()
