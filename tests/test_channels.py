@@ -14,8 +14,10 @@ from sqlalchemy import select, text
 
 from conftest import wait_until
 from helpers import png_bytes
-from scheduling_helpers import bind_app, get, in_app, logs_for, wait_ready  # noqa: F401 (bind_app: fixture)
+from scheduling_helpers import get, in_app, logs_for, wait_ready
 from webhook_receiver import Receiver
+
+pytestmark = pytest.mark.usefixtures("bind_app")
 
 
 def new_secret():

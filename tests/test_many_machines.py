@@ -5,10 +5,14 @@ import hashlib
 import os
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from conftest import s3_settings, wait_until
 from helpers import jpeg_bytes, png_bytes
-from scheduling_helpers import FAST, bind_app, published_once, status_counts  # noqa: F401 (bind_app: autouse)
+from scheduling_helpers import FAST, published_once, status_counts
 from test_worker_e2e import http, multipart
+
+pytestmark = pytest.mark.usefixtures("bind_app")
 
 
 def host(tmp_path, name, endpoint):

@@ -100,7 +100,7 @@ def test_worker_killed_between_dequeue_and_start(processes, outbox):
     env = {**PRODUCTION, "PAGESITE_PROVIDER_CONCURRENCY": "1"}
     with in_app():
         connection = get_redis()
-    held = ProviderSlots(connection, "stub", 1, lease_seconds=60).acquire(wait_seconds=0)
+    held = ProviderSlots(connection, "channel-1", 1, lease_seconds=60).acquire(wait_seconds=0)  # the stub channel
     processes.scheduler(env=env)
     doomed = processes.worker(env=env)
     wait_ready(1)
@@ -111,7 +111,7 @@ def test_worker_killed_between_dequeue_and_start(processes, outbox):
     assert get(schedule_id).status == "queued"
     processes.kill(doomed)
     killed = time.monotonic()
-    ProviderSlots(connection, "stub", 1, lease_seconds=60).release(held)
+    ProviderSlots(connection, "channel-1", 1, lease_seconds=60).release(held)
     processes.worker(env=env)  # the supervisor would restart it; any other worker will do
 
     wait_all("published", 1, timeout=BOUND)
