@@ -92,7 +92,7 @@ class Pds:
         response = httpx.request(method, f"{self.url}/xrpc/{nsid}", headers=headers, timeout=15, **kwargs)
         if response.status_code != 200:
             raise AssertionError(f"{nsid} answered {response.status_code}: {response.text}")
-        return response.json()
+        return response.json() if response.content else None
 
     def create_account(self, name=None):
         """A fresh account (``<name>.test``) and an app password for it, through the PDS's own API."""
