@@ -27,6 +27,7 @@ def create_app(test_config=None):
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, test_config)
     _ensure_secret_key(app)
+    _ensure_encryption_key(app)
     _configure_logging(app)
     _configure_extensions(app)
     _configure_blueprints(app)
@@ -39,18 +40,32 @@ def create_app(test_config=None):
 
 def _ensure_secret_key(app):
     """SECRET_KEY from the environment; in development, one generated into the instance folder."""
-    if app.config.get("SECRET_KEY"):
-        return
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app, "SECRET_KEY", "secret_key", lambda: secrets.token_hex(32))
+
+
+def _ensure_encryption_key(app):
+    """PAGESITE_ENCRYPTION_KEY (Fernet keys for channel credentials), generated likewise in development."""
+    from . import encryption
+
+    if not app.config.get("ENCRYPTION_KEY"):
+        app.config["ENCRYPTION_KEY"] = _instance_secret(
+            app, "PAGESITE_ENCRYPTION_KEY", "encryption_key", encryption.generate_key)
+    encryption.init_app(app)
+
+
+def _instance_secret(app, variable, filename, generate):
+    """The contents of ``instance/<filename>``, generated on first use; refused in production."""
     if os.environ.get("PAGESITE_ENV", "development") == "production":
-        raise RuntimeError("SECRET_KEY must be set in production (PAGESITE_ENV=production).")
-    path = os.path.join(app.instance_path, "secret_key")
+        raise RuntimeError(f"{variable} must be set in production (PAGESITE_ENV=production).")
+    path = os.path.join(app.instance_path, filename)
     if not os.path.exists(path):
         # Web and worker processes start together: write the key whole, then
         # link it into place, so a process never reads a half-written key and
         # the first one to link wins.
         fd, temp = tempfile.mkstemp(dir=app.instance_path)
         with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
+            f.write(generate())
         try:
             os.link(temp, path)
         except FileExistsError:
@@ -58,7 +73,7 @@ def _ensure_secret_key(app):
         finally:
             os.unlink(temp)
     with open(path) as f:
-        app.config["SECRET_KEY"] = f.read().strip()
+        return f.read().strip()
 
 
 def _configure_logging(app):

@@ -7,7 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from .errors import ServiceError
-from .services import auth, health, publishing
+from .services import auth, channels, health, publishing
 
 group = AppGroup("pagesite", help="pagesite operations.")
 
@@ -16,7 +16,7 @@ group = AppGroup("pagesite", help="pagesite operations.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def status(as_json):
     """Worker and scheduler heartbeats, queue depth and overdue schedules."""
-    healthy, details = health.report()
+    healthy, details = health.report(with_channel_errors=True)
     if as_json:
         click.echo(json.dumps(details, indent=2))
     else:
@@ -41,9 +41,22 @@ def status(as_json):
             if schedules["oldest_overdue_at"]:
                 click.echo(f"oldest     schedule {schedules['oldest_overdue_id']} due at "
                            f"{schedules['oldest_overdue_at']} ({schedules['oldest_overdue_seconds']:.1f} s overdue)")
+        for channel in details.get("channels_needing_attention", []):
+            click.echo(f"channel    {channel['id']} {channel['name']} ({channel['provider']}) needs reconnecting: "
+                       f"{channel['last_error']}")
         for problem in details["problems"]:
             click.echo(f"problem:   {problem}")
     raise SystemExit(0 if healthy else 1)
+
+
+@group.command("rotate-key")
+def rotate_key():
+    """Re-encrypt every channel's credentials under the first PAGESITE_ENCRYPTION_KEY key.
+
+    To rotate: set PAGESITE_ENCRYPTION_KEY=new,old; run this; then drop the old key.
+    """
+    count = channels.rotate_key()
+    click.echo(f"Re-encrypted the credentials of {count} channel(s) under the first key.")
 
 
 @group.command("reconcile")

@@ -20,13 +20,18 @@ DEFAULTS = {
     # Pages
     "MAX_TEXT_LENGTH": 5000,
     "MAX_ATTACHMENTS": 4,
+    # Channels
+    "DEFAULT_CHANNEL": None,  # id or name of the channel "default" means (see services/channels.py)
+    "ENCRYPTION_KEY": None,  # Fernet key(s) for channel credentials; generated into instance/ in development
+    "BASE_URL": None,  # absolute base of links handed to others (attachment links); default http://127.0.0.1:PORT
+    "ATTACHMENT_LINK_SECONDS": 86400,  # how long a signed attachment link in a webhook works
+    "WEBHOOK_TIMEOUT": 10,  # seconds a webhook receiver may take to answer
     # Publishing
-    "DEFAULT_PROVIDER": "stub",
     "PUBLISH_MAX_ATTEMPTS": 5,
     "PUBLISH_TIMEOUT": 30,  # seconds a provider call may take before the job is killed
     "RETRY_BASE_SECONDS": 10,  # first backoff step; doubles each attempt, with jitter
     "RETRY_MAX_SECONDS": 3600,
-    "PROVIDER_CONCURRENCY": 4,  # concurrent publishes per provider, across all workers
+    "PROVIDER_CONCURRENCY": 4,  # concurrent publishes per channel, across all workers
     # Worker and scheduler
     "QUEUE": "pagesite",
     "SCHEDULER_INTERVAL": 1,
@@ -79,6 +84,7 @@ def load(app, test_config=None):
     config.setdefault("UPLOAD_DIR", None)
     config["UPLOAD_DIR"] = config["UPLOAD_DIR"] or os.path.join(app.instance_path, "uploads")
     config["STUB_OUTBOX"] = config["STUB_OUTBOX"] or os.path.join(app.instance_path, "stub_outbox.jsonl")
+    config["BASE_URL"] = (config["BASE_URL"] or f"http://127.0.0.1:{os.environ.get('PORT', '5000')}").rstrip("/")
     # The whole request may carry one video plus form fields; per-kind limits are
     # enforced while streaming, this is the outer bound that answers 413 early.
     config.setdefault("MAX_CONTENT_LENGTH", max(config["MAX_IMAGE_BYTES"], config["MAX_VIDEO_BYTES"]) + MB)

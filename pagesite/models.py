@@ -1,6 +1,6 @@
-"""The data model: attachments, pages, schedules and the publish log."""
+"""The data model: attachments, pages, channels, schedules and the publish log."""
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -8,8 +8,9 @@ from .extensions import db
 from .timeutil import UTCDateTime, utcnow
 
 SCHEDULE_STATUSES = ("queued", "publishing", "published", "failed", "canceled")
-ACTIVE_STATUSES = ("queued", "publishing")  # a page may have one of these per provider
+ACTIVE_STATUSES = ("queued", "publishing")  # a page may have one of these per channel
 LOG_STATUSES = ("published", "failed")
+CHANNEL_STATUSES = ("connected", "needs_attention")
 
 
 class AttachmentAsset(db.Model):
@@ -62,15 +63,49 @@ class PageAttachment(db.Model):
     attachment: Mapped[AttachmentAsset] = relationship(lazy="joined")
 
 
+class Channel(db.Model):
+    """One connected account on one provider ("our company's Bluesky").
+
+    ``credentials_encrypted`` is the only place its secrets live (Fernet, see
+    pagesite/encryption.py). A removed channel keeps its row (``deleted_at``),
+    so its schedules and publish logs keep saying where they went; its
+    credentials are erased.
+    """
+
+    __tablename__ = "channels"
+    __table_args__ = (
+        CheckConstraint("status IN ('connected', 'needs_attention')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(100))
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    credentials_encrypted: Mapped[str | None] = mapped_column(Text)
+    account: Mapped[dict] = mapped_column(JSON, default=dict)  # handle, display_name, avatar_url, url
+    limits: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="connected")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[object | None] = mapped_column(UTCDateTime)
+
+    @property
+    def label(self):
+        """How messages name the channel: "Bluesky (@ana.example)"."""
+        handle = (self.account or {}).get("handle")
+        return f"{self.name} ({handle})" if handle and handle != self.name else self.name
+
+
 class Schedule(db.Model):
     __tablename__ = "schedules"
     __table_args__ = (
         # The list query: filter by status, order by time then id.
         Index("ix_schedules_status_scheduled_at", "status", "scheduled_at", "id"),
         Index("ix_schedules_scheduled_at", "scheduled_at", "id"),
-        # At most one live schedule per page and provider, even under concurrent requests.
+        # At most one live schedule per page and channel, even under concurrent requests.
         Index(
-            "uq_schedules_active_page_provider", "page_id", "provider", unique=True,
+            "uq_schedules_active_page_channel", "page_id", "channel_id", unique=True,
             sqlite_where=sql_text("status IN ('queued', 'publishing')"),
             postgresql_where=sql_text("status IN ('queued', 'publishing')"),
         ),
@@ -81,7 +116,8 @@ class Schedule(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)
-    provider: Mapped[str] = mapped_column(String(50))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(50))  # the channel's provider, kept for history and filters
     scheduled_at: Mapped[object] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -98,6 +134,7 @@ class Schedule(db.Model):
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     page: Mapped[Page] = relationship(back_populates="schedules")
+    channel: Mapped[Channel] = relationship(lazy="joined")
 
     @property
     def idempotency_key(self):
@@ -116,6 +153,7 @@ class PublishLog(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"), index=True)
     provider: Mapped[str] = mapped_column(String(50))
     attempt: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
@@ -124,6 +162,8 @@ class PublishLog(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+    channel: Mapped[Channel | None] = relationship(lazy="joined")
 
 
 class User(db.Model):

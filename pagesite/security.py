@@ -15,7 +15,8 @@ from .services import auth
 
 limiter = Limiter(key_func=get_remote_address)
 
-PUBLIC_ENDPOINTS = {"auth.signin", "auth.setup", "api.get_health"}
+# web.attachment_link is public by design: its URL is signed and expires (signed_links.py).
+PUBLIC_ENDPOINTS = {"auth.signin", "auth.setup", "api.get_health", "web.attachment_link"}
 SMALL_BODY = 1024 * 1024  # JSON and forms; uploads are marked with @large_body
 
 CONTENT_SECURITY_POLICY = "; ".join([

@@ -14,6 +14,7 @@ import time
 import pytest
 import redis
 import sqlalchemy
+from cryptography.fernet import Fernet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,6 +27,7 @@ def _configure_environment(tmp_root):
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret-key",
+        "PAGESITE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "PAGESITE_UPLOAD_DIR": f"{tmp_root}/uploads",
         "PAGESITE_STUB_OUTBOX": f"{tmp_root}/stub_outbox.jsonl",
         "PAGESITE_QUEUE": "pagesite-test",
@@ -97,6 +99,9 @@ def clean_state(request, test_env):
                 for table in tables:
                     connection.execute(sqlalchemy.text(f"DELETE FROM {table}"))
         get_redis().flushdb()
+        from pagesite.services import channels
+
+        channels.install_builtin()  # the stub channel a fresh install has
         app.extensions.pop("pagesite_providers", None)
         app.extensions.pop("pagesite_has_users", None)
     if os.path.exists(test_env["PAGESITE_STUB_OUTBOX"]):

@@ -43,7 +43,7 @@ def add_schedules(count, text="Hello", when=None, dispatch=True):
 def _add_schedules(count, text, when, dispatch):
     from pagesite import jobs
     from pagesite.extensions import db
-    from pagesite.models import Page, Schedule
+    from pagesite.models import Channel, Page, Schedule
     from pagesite.timeutil import utcnow
     from flask import current_app
 
@@ -54,10 +54,11 @@ def _add_schedules(count, text, when, dispatch):
         [{"text": f"{text} #{n}", "created_at": now, "updated_at": now} for n in range(count)],
     ).all()
     limit = current_app.config["PUBLISH_MAX_ATTEMPTS"]
+    stub_id = db.session.scalar(select(Channel.id).where(Channel.provider == "stub").order_by(Channel.id))
     schedule_ids = db.session.scalars(
         insert(Schedule).returning(Schedule.id, sort_by_parameter_order=True),
         [
-            {"page_id": p, "provider": "stub", "scheduled_at": when, "status": "queued", "attempts": 0,
+            {"page_id": p, "channel_id": stub_id, "provider": "stub", "scheduled_at": when, "status": "queued", "attempts": 0,
              "attempt_limit": limit, "created_at": now, "updated_at": now}
             for p in page_ids
         ],

@@ -187,7 +187,11 @@ def test_publish_now_errors(client):
 
 
 def test_list_providers(client):
-    assert client.get("/api/providers").json == {"items": [{"name": "stub", "default": True}]}
+    items = client.get("/api/providers").json["items"]
+    assert [(p["name"], p["default"]) for p in items] == [("stub", True), ("webhook", False)]
+    webhook = items[1]
+    assert webhook["settings_schema"]["required"] == ["url"]
+    assert webhook["credentials_schema"]["properties"]["secret"]["secret"] is True
 
 
 def test_health_reports_database_and_redis(client):

@@ -228,7 +228,7 @@ def test_worker_killed_while_waiting_for_a_provider_slot(processes, outbox):
     env = {**FAST, "PAGESITE_PROVIDER_CONCURRENCY": "1"}
     with in_app():
         redis = get_redis()
-    slots = ProviderSlots(redis, "stub", 1, lease_seconds=60)
+    slots = ProviderSlots(redis, "channel-1", 1, lease_seconds=60)  # the stub channel
     held = slots.acquire(wait_seconds=0)  # the only slot, taken elsewhere
     processes.scheduler(env=env)
     waiting = processes.worker(env=env)
@@ -259,7 +259,7 @@ def test_a_killed_worker_gives_its_provider_slot_back_before_the_lease_ends(proc
     with in_app():
         redis = get_redis()
     wait_until(lambda: claims_of(slow), timeout=5, interval=0.01, message="the claim")
-    assert redis.zcard("pagesite:slots:stub") == 1
+    assert redis.zcard("pagesite:slots:channel-1") == 1
     processes.kill(slow)  # mid-call: the stub has not answered yet
     killed_at = time.monotonic()
 

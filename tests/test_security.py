@@ -252,7 +252,8 @@ def test_location_in_xmp_is_removed_too(client):
 def test_every_page_needs_a_session(app, anon, user):
     """Each non-API route, with any method, leads an anonymous visitor to sign-in."""
     token = re.search(rb'name="csrf_token" value="([^"]+)"', anon.get("/signin").data).group(1).decode()
-    public = {"auth.signin", "auth.setup", "static", "web.static", "docs.static"}
+    # web.attachment_link is public by design (a signed, expiring URL; see test_channels.py).
+    public = {"auth.signin", "auth.setup", "static", "web.static", "docs.static", "web.attachment_link"}
     checked = 0
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("api.") or rule.endpoint in public or rule.endpoint.endswith(".static"):

@@ -181,7 +181,8 @@ def schemas(config):
     schedule_fields = {
         "id": ID,
         "page_id": ID,
-        "provider": string("The provider it publishes through."),
+        "provider": string("The provider it publishes through (its channel's)."),
+        "channel": ref("ChannelRef"),
         "scheduled_at": timestamp("When it is due"),
         "status": string(enum=list(SCHEDULE_STATUSES), description=(
             "queued: waiting for its time; publishing: an attempt is running; published; "
@@ -218,6 +219,8 @@ def schemas(config):
         }, description="A page: text and up to "
                        f"{config['MAX_ATTACHMENTS']} attachments, and its schedules."),
         "PageList": listing("Page", "pages"),
+        "ChannelRef": obj({"id": ID, "name": string("The channel's name."),
+                           "provider": string("Its provider.")}, description="The channel a schedule publishes to."),
         "ScheduleSummary": obj(schedule_fields, description="A schedule, without its page."),
         "Schedule": obj({**schedule_fields, "page": ref("PageSummary")},
                         description="A page to be published through a provider at a time."),
@@ -226,6 +229,7 @@ def schemas(config):
             "id": ID,
             "page_id": ID,
             "schedule_id": nullable(ID),
+            "channel_id": nullable(ID),
             "provider": string(),
             "attempt": integer("Which attempt of its schedule this was, from 1.", minimum=1),
             "status": string(enum=list(LOG_STATUSES)),
@@ -236,7 +240,13 @@ def schemas(config):
             "created_at": timestamp("When the attempt ended"),
         }, description="One publishing attempt and its outcome."),
         "PublishLogList": obj({"items": array(ref("PublishLog"))}, description="Newest first."),
-        "Provider": obj({"name": string(), "default": {"type": "boolean"}}),
+        "Provider": obj({
+            "name": string(), "label": string("Its name for people."),
+            "default": {"type": "boolean", "description": "Whether the default channel is of this provider."},
+            "settings_schema": {"type": "object", "description": "JSON schema of a channel's settings."},
+            "credentials_schema": {"type": "object", "description": "JSON schema of a channel's credentials; "
+                                                                    "`secret` fields are never shown again."},
+        }),
         "ProviderList": obj({"items": array(ref("Provider"))}),
         "Published": obj({"publish_log": ref("PublishLog"), "schedule": ref("ScheduleSummary")},
                          description="The attempt that published the page, and its schedule."),
@@ -259,6 +269,10 @@ def schemas(config):
                 "oldest_overdue_seconds": nullable({"type": "number"}),
             }, description="Present when the database answers."),
             "queue_depth": integer("Jobs waiting in the queue; present when Redis answers.", minimum=0),
+            "channels_needing_attention": array(
+                obj({"id": ID, "name": string(), "provider": string()}),
+                description="Channels whose network refused their credentials: reconnect them. "
+                            "Present when the database answers."),
         }, required=["status", "problems", "checked_at", "checks"],
             description="Whether pagesite can publish right now."),
         "Problem": obj({
@@ -399,7 +413,9 @@ def paths(config):
                 body=json_body(obj({
                     "page_id": integer("The page to publish.", minimum=1),
                     "scheduled_at": nullable(when),
-                    "provider": nullable(string("A provider name, or `default`.")),
+                    "provider": nullable(string("A provider name, or `default` (through the default channel).")),
+                    "channel_id": nullable(integer("The channel to publish to (else the default channel).",
+                                                   minimum=1)),
                 }, required=["page_id"], closed=False), "What to publish, when and where."),
                 responses_=responses(
                     created(ref("Schedule"), "Scheduled."),

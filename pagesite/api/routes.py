@@ -4,9 +4,9 @@ from flask import current_app, jsonify, request, send_file, url_for
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from ..errors import ValidationFailed
-from ..providers import provider_names
+from ..providers import provider_class, provider_names
 from ..security import large_body
-from ..services import attachments, health, pages, schedules
+from ..services import attachments, channels, health, pages, schedules
 from . import bp
 from . import serialize as out
 from .openapi import document
@@ -99,7 +99,8 @@ def page_logs(page_id):
 @bp.post("/schedules")
 def create_schedule():
     body = json_body()
-    schedule = schedules.create_schedule(body.get("page_id"), body.get("scheduled_at"), body.get("provider"))
+    schedule = schedules.create_schedule(body.get("page_id"), body.get("scheduled_at"), body.get("provider"),
+                                         body.get("channel_id"))
     return created(out.schedule(schedule), url_for(".get_schedule", schedule_id=schedule.id))
 
 
@@ -135,8 +136,13 @@ def retry_schedule(schedule_id):
 
 @bp.get("/providers")
 def list_providers():
-    default = current_app.config["DEFAULT_PROVIDER"]
-    return {"items": [{"name": name, "default": name == default} for name in provider_names()]}
+    default = channels.default_channel()
+    return {"items": [
+        {"name": name, "label": provider_class(name).label, "default": default is not None and default.provider == name,
+         "settings_schema": provider_class(name).settings_schema,
+         "credentials_schema": provider_class(name).credentials_schema}
+        for name in provider_names()
+    ]}
 
 
 @bp.post("/providers/<name>/publish")

@@ -29,11 +29,16 @@ def page_summary(page):
     }
 
 
+def channel_ref(item):
+    return {"id": item.id, "name": item.name, "provider": item.provider}
+
+
 def schedule(item, with_page=True):
     data = {
         "id": item.id,
         "page_id": item.page_id,
         "provider": item.provider,
+        "channel": channel_ref(item.channel),
         "scheduled_at": isoformat(item.scheduled_at),
         "status": item.status,
         "attempts": item.attempts,
@@ -70,6 +75,7 @@ def publish_log(entry):
         "id": entry.id,
         "page_id": entry.page_id,
         "schedule_id": entry.schedule_id,
+        "channel_id": entry.channel_id,
         "provider": entry.provider,
         "attempt": entry.attempt,
         "status": entry.status,

@@ -1,38 +1,48 @@
-"""Providers by name. ``default`` names the configured default provider."""
+"""Provider types by name. Each module in this package that defines a
+Provider subclass registers it with ``@register``; the modules are imported
+here, so a new destination is one file with one class."""
 
-from flask import current_app
+import importlib
+import pkgutil
 
-from .base import PageData, AttachmentData, PermanentError, Provider, ProviderError, PublishResult, TransientError
-from .stub import StubProvider
+from .base import (
+    Account, AttachmentData, AuthenticationError, ChannelData, Connection, InvalidChannel, Limits, PageData,
+    PermanentError, Provider, ProviderError, PublishResult, TransientError,
+)
 
 __all__ = [
-    "AttachmentData", "PageData", "PermanentError", "Provider", "ProviderError",
-    "PublishResult", "TransientError", "get_provider", "provider_names", "resolve_name",
+    "Account", "AttachmentData", "AuthenticationError", "ChannelData", "Connection", "InvalidChannel", "Limits",
+    "PageData", "PermanentError", "Provider", "ProviderError", "PublishResult", "TransientError",
+    "get_provider", "provider_class", "provider_names", "register",
 ]
 
-# name -> factory(app config) -> Provider. Real networks register here.
-FACTORIES = {
-    "stub": lambda config: StubProvider(config["STUB_OUTBOX"], config["STUB_DELAY_MS"]),
-}
+REGISTRY = {}  # name -> Provider subclass
+
+
+def register(cls):
+    """Class decorator: make ``cls`` available under ``cls.name``."""
+    REGISTRY[cls.name] = cls
+    return cls
 
 
 def provider_names():
-    return sorted(FACTORIES)
+    return sorted(REGISTRY)
 
 
-def resolve_name(name):
-    """The real provider name for ``name`` (``default`` or None -> configured default), or None if unknown."""
-    if name in (None, "default"):
-        name = current_app.config["DEFAULT_PROVIDER"]
-    return name if name in FACTORIES else None
+def provider_class(name):
+    """The Provider subclass registered as ``name``, or None."""
+    return REGISTRY.get(name) if isinstance(name, str) else None
 
 
-def get_provider(name):
-    """The provider instance for ``name`` (one per app, so its state is reused)."""
-    resolved = resolve_name(name)
-    if resolved is None:
-        raise KeyError(name)
-    cache = current_app.extensions.setdefault("pagesite_providers", {})
-    if resolved not in cache:
-        cache[resolved] = FACTORIES[resolved](current_app.config)
-    return cache[resolved]
+def get_provider(channel: ChannelData, config):
+    """An instance of the channel's provider type, for that channel."""
+    return REGISTRY[channel.provider](channel, config)
+
+
+def _import_all():
+    for module in pkgutil.iter_modules(__path__):
+        if module.name != "base":
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+_import_all()

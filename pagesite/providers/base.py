@@ -128,6 +128,7 @@ class PageData:
     id: int
     text: str
     attachments: tuple = field(default_factory=tuple)
+    scheduled_at: object = None  # aware UTC: when the schedule being published was due (None when only checking)
 
 
 @dataclass(frozen=True)

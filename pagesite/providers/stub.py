@@ -20,6 +20,9 @@ be counted from the outbox.
 
 Several worker processes may publish at once: every read-decide-append runs
 under an exclusive ``flock`` on the outbox.
+
+The stub needs no account: a fresh install has one stub channel, and more can
+be added (each record names its channel).
 """
 
 import fcntl
@@ -28,8 +31,11 @@ import os
 import time
 import uuid
 
+from flask import current_app, has_app_context
+
 from ..timeutil import isoformat, utcnow
-from .base import PermanentError, Provider, PublishResult, TransientError
+from . import register
+from .base import Account, Connection, Limits, PermanentError, Provider, PublishResult, TransientError
 
 FAIL_MARKER = "[stub:fail]"
 FLAKY_MARKER = "[stub:flaky]"
@@ -72,16 +78,37 @@ class _OutboxIndex:
                 self.failures[key] = self.failures.get(key, 0) + 1
 
 
+_indexes = {}  # outbox path -> _OutboxIndex, outside an app (the app keeps its own)
+
+
+def _index_for(path):
+    """One outbox index per app and path, so each line is read once per process."""
+    cache = current_app.extensions.setdefault("pagesite_providers", {}) if has_app_context() else _indexes
+    return cache.setdefault(("stub-outbox", path), _OutboxIndex())
+
+
+@register
 class StubProvider(Provider):
     name = "stub"
+    label = "Stub (sandbox)"
+    description = "Publishes nothing: records each call in a local outbox. For trying pagesite out."
 
-    def __init__(self, outbox_path, delay_ms=0):
-        self.outbox_path = outbox_path
-        self.delay = max(0, float(delay_ms)) / 1000
-        self._index = _OutboxIndex()
-        os.makedirs(os.path.dirname(os.path.abspath(outbox_path)), exist_ok=True)
+    def __init__(self, channel, config=None):
+        super().__init__(channel, config)
+        self.outbox_path = self.config["STUB_OUTBOX"]
+        self.delay = max(0, float(self.config.get("STUB_DELAY_MS") or 0)) / 1000
+        self._index = _index_for(self.outbox_path)
+        os.makedirs(os.path.dirname(os.path.abspath(self.outbox_path)), exist_ok=True)
 
-    def publish(self, page, attachments, idempotency_key, *, schedule_id=None, attempt=1):
+    @classmethod
+    def default_limits(cls):
+        return Limits(max_characters=5000, counting="Unicode code points", max_attachments=4, content_types=())
+
+    def connect(self):
+        return Connection(account=Account(handle="sandbox", display_name="Stub sandbox"),
+                          limits=self.default_limits(), credentials={}, settings={})
+
+    def publish(self, page, idempotency_key, *, schedule_id=None, attempt=1, last_attempt_at=None):
         # Like a network call: latency on the way there and on the way back, so
         # a worker can die after the provider acted but before it heard back.
         call_started = time.time()
@@ -89,9 +116,10 @@ class StubProvider(Provider):
         record = {
             "idempotency_key": idempotency_key,
             "page_id": page.id,
+            "channel_id": self.channel.id,
             "schedule_id": schedule_id,
             "attempt": attempt,
-            "attachment_ids": [a.id for a in attachments],
+            "attachment_ids": [a.id for a in page.attachments],
             "text_length": len(page.text),
         }
         fd = os.open(self.outbox_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)

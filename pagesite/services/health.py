@@ -7,11 +7,15 @@ from .. import heartbeats, jobs
 from ..extensions import db, get_redis
 from ..models import Schedule
 from ..timeutil import isoformat, utcnow
+from . import channels
 
 
-def report():
+def report(with_channel_errors=False):
     """(healthy, details). Unhealthy when the database or Redis does not answer,
-    or when no worker or no scheduler has shown a heartbeat recently."""
+    or when no worker or no scheduler has shown a heartbeat recently.
+
+    Channels needing attention are listed (by id, name and provider; with their
+    last error only when asked, since health is served without a token)."""
     config = current_app.config
     stale = float(config["HEARTBEAT_STALE_SECONDS"])
     problems = []
@@ -27,7 +31,14 @@ def report():
             select(Schedule.id, Schedule.scheduled_at).where(*due).order_by(Schedule.scheduled_at, Schedule.id).limit(1)
         ).first() or (None, None)
         db.session.commit()
+        attention = channels.needing_attention()
+        db.session.commit()
         details["checks"]["database"] = {"ok": True}
+        # Not a reason for 503 (other channels still publish), but someone must reconnect these.
+        details["channels_needing_attention"] = [
+            {"id": c.id, "name": c.name, "provider": c.provider,
+             **({"last_error": c.last_error} if with_channel_errors else {})} for c in attention
+        ]
         details["schedules"] = {
             "due_unclaimed": due_count,
             "publishing": publishing,

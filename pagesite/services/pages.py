@@ -98,9 +98,10 @@ def page_logs(page_id):
     ).all()
 
 
-def active_schedule(page_id, provider):
+def active_schedule(page_id, channel_id):
+    """The page's queued or publishing schedule on that channel, if any (at most one)."""
     return db.session.scalar(
         select(Schedule).where(
-            Schedule.page_id == page_id, Schedule.provider == provider, Schedule.status.in_(ACTIVE_STATUSES)
+            Schedule.page_id == page_id, Schedule.channel_id == channel_id, Schedule.status.in_(ACTIVE_STATUSES)
         )
     )

@@ -23,10 +23,14 @@ from sqlalchemy import select, update
 from .. import heartbeats, jobs
 from ..extensions import db, get_redis
 from ..limits import ProviderSlots, free_dead_holders
-from ..models import AttachmentAsset, Page, PageAttachment, PublishLog, Schedule
-from ..providers import AttachmentData, PageData, TransientError, get_provider
+from ..encryption import CredentialsUnreadable, decrypt
+from ..models import AttachmentAsset, Channel, Page, PageAttachment, PublishLog, Schedule
+from ..providers import (
+    AttachmentData, AuthenticationError, ChannelData, PageData, PermanentError, TransientError, get_provider,
+)
 from ..storage import get_storage
 from ..timeutil import utcnow
+from . import channels
 
 log = logging.getLogger("pagesite.publish")
 
@@ -48,6 +52,8 @@ class Claimed:
     """What a publish needs of the schedule it claimed, read in the claim's transaction."""
     id: int
     page_id: int
+    channel_id: int
+    channel_label: str
     provider: str
     attempt: int
     attempt_limit: int
@@ -91,16 +97,25 @@ def _claim(schedule_id, claimed_by):
     return result.rowcount == 1
 
 
-def _read_claimed(schedule_id, provider):
-    """The claimed schedule and a snapshot of its page and attachments, in one query.
+def _opener(storage, key):
+    return lambda: storage.open(key)
+
+
+def _read_claimed(schedule_id):
+    """The claimed schedule, its channel and a snapshot of its page and attachments, in one query.
 
     Plain rows rather than ORM objects: nothing here is changed through the
     session, and the commit that follows would only expire them."""
     rows = db.session.execute(
-        select(Schedule.page_id, Schedule.attempts, Schedule.attempt_limit, Page.text,
+        select(Schedule.page_id, Schedule.channel_id, Schedule.scheduled_at, Schedule.attempts,
+               Schedule.attempt_limit, Page.text,
+               Channel.provider, Channel.name, Channel.settings, Channel.credentials_encrypted, Channel.account,
+               Channel.limits, Channel.status.label("channel_status"), Channel.last_error,
                AttachmentAsset.id.label("attachment_id"), AttachmentAsset.storage_key,
-               AttachmentAsset.content_type, AttachmentAsset.alt_text, AttachmentAsset.filename)
+               AttachmentAsset.content_type, AttachmentAsset.size_bytes, AttachmentAsset.sha256,
+               AttachmentAsset.alt_text, AttachmentAsset.filename, AttachmentAsset.width, AttachmentAsset.height)
         .join(Page, Page.id == Schedule.page_id)
+        .join(Channel, Channel.id == Schedule.channel_id)
         .outerjoin(PageAttachment, PageAttachment.page_id == Page.id)
         .outerjoin(AttachmentAsset, AttachmentAsset.id == PageAttachment.attachment_id)
         .where(Schedule.id == schedule_id)
@@ -109,16 +124,34 @@ def _read_claimed(schedule_id, provider):
     first = rows[0]
     storage = get_storage(current_app)
     attachments = tuple(
-        AttachmentData(id=r.attachment_id, path=storage.path(r.storage_key), content_type=r.content_type,
-                       alt_text=r.alt_text, filename=r.filename)
+        AttachmentData(id=r.attachment_id, content_type=r.content_type, size=r.size_bytes, sha256=r.sha256,
+                       alt_text=r.alt_text, filename=r.filename, width=r.width, height=r.height,
+                       opener=_opener(storage, r.storage_key))
         for r in rows if r.attachment_id is not None
     )
-    claimed = Claimed(id=schedule_id, page_id=first.page_id, provider=provider, attempt=first.attempts,
-                      attempt_limit=first.attempt_limit)
-    return claimed, PageData(id=first.page_id, text=first.text, attachments=attachments)
+    handle = (first.account or {}).get("handle")
+    label = f"{first.name} ({handle})" if handle and handle != first.name else first.name
+    claimed = Claimed(id=schedule_id, page_id=first.page_id, channel_id=first.channel_id, channel_label=label,
+                      provider=first.provider, attempt=first.attempts, attempt_limit=first.attempt_limit)
+    channel = ChannelData(id=first.channel_id, provider=first.provider, name=first.name,
+                          settings=dict(first.settings or {}), credentials={}, account=dict(first.account or {}),
+                          limits=dict(first.limits or {}))
+    # Why this channel cannot publish before we even try, or None.
+    blocked = None
+    if first.channel_status == "needs_attention":
+        blocked = PermanentError(
+            f"{label} needs reconnecting ({first.last_error or 'its network refused it'}). "
+            "Reconnect it under Settings → Channels, then retry this schedule.")
+    else:
+        try:
+            channel.credentials = decrypt(first.credentials_encrypted)
+        except CredentialsUnreadable as e:
+            blocked = AuthenticationError(str(e))
+    page = PageData(id=first.page_id, text=first.text, attachments=attachments, scheduled_at=first.scheduled_at)
+    return claimed, page, channel, blocked
 
 
-def _call_provider(provider, page, schedule_id, attempt, idempotency_key, on_end=None):
+def _call_provider(provider, page, schedule_id, attempt, idempotency_key, on_end=None, last_attempt_at=None):
     """(result, error, duration_ms); a timeout is a transient error of unknown outcome.
 
     ``on_end`` runs when the call really ends, which for a call that timed out
@@ -126,7 +159,8 @@ def _call_provider(provider, page, schedule_id, attempt, idempotency_key, on_end
     timeout = current_app.config["PUBLISH_TIMEOUT"]
     started = time.monotonic()
     future = _provider_executor().submit(
-        provider.publish, page, page.attachments, idempotency_key, schedule_id=schedule_id, attempt=attempt
+        provider.publish, page, idempotency_key, schedule_id=schedule_id, attempt=attempt,
+        last_attempt_at=last_attempt_at,
     )
     if on_end is not None:
         future.add_done_callback(lambda _future: on_end())
@@ -143,13 +177,17 @@ def _call_provider(provider, page, schedule_id, attempt, idempotency_key, on_end
     return result, error, int((time.monotonic() - started) * 1000)
 
 
-def _finish(claimed, result, error, duration_ms):
-    """Write the attempt's log row and move the schedule on, in one transaction."""
+def _finish(claimed, result, error, duration_ms, credentials=None):
+    """Write the attempt's log row and move the schedule on, in one transaction.
+
+    ``credentials``: the channel's credentials when the provider changed them
+    (a refreshed session), to store again, encrypted."""
     now = utcnow()
     attempt = claimed.attempt
     entry = PublishLog(
         page_id=claimed.page_id,
         schedule_id=claimed.id,
+        channel_id=claimed.channel_id,
         provider=claimed.provider,
         attempt=attempt,
         duration_ms=duration_ms,
@@ -164,21 +202,30 @@ def _finish(claimed, result, error, duration_ms):
         values = dict(status="published", published_at=now, external_id=result.external_id,
                       url=result.url, last_error=None)
     else:
-        entry.status, entry.error = "failed", str(error)
+        message = str(error)
+        if isinstance(error, AuthenticationError):
+            # The channel, not the page, is at fault: other channels carry on.
+            channels.mark_needs_attention(claimed.channel_id, message)
+            message += f" Reconnect {claimed.channel_label} under Settings → Channels, then retry this schedule."
+        entry.status, entry.error = "failed", message
         mine += (Schedule.status == "publishing",)
         if error.transient and attempt < claimed.attempt_limit:
             outcome = "retrying"
-            values = dict(status="queued", last_error=str(error),
-                          scheduled_at=now + timedelta(seconds=backoff_seconds(attempt)))
+            # The network's own "try again after" wins over our backoff.
+            retry_after = getattr(error, "retry_after", None)
+            delay = max(0.0, float(retry_after)) if retry_after is not None else backoff_seconds(attempt)
+            values = dict(status="queued", last_error=message, scheduled_at=now + timedelta(seconds=delay))
         else:
             outcome = "failed"
-            values = dict(status="failed", last_error=str(error))
+            values = dict(status="failed", last_error=message)
+    if credentials is not None:
+        channels.store_credentials(claimed.channel_id, credentials)
     db.session.add(entry)
     db.session.execute(
         update(Schedule).where(*mine).values(updated_at=now, **values).execution_options(synchronize_session=False)
     )
     record = {"event": "publish_attempt", "schedule_id": claimed.id, "page_id": claimed.page_id,
-              "provider": claimed.provider, "attempt": attempt, "outcome": outcome,
+              "channel_id": claimed.channel_id, "provider": claimed.provider, "attempt": attempt, "outcome": outcome,
               "duration_ms": duration_ms, "error": entry.error}
     db.session.commit()  # expires the log row: it reloads only if a caller reads it
     log.info(json.dumps(record))
@@ -200,15 +247,18 @@ def publish_schedule(schedule_id, claimed_by=None):
     config = current_app.config
     # A cheap look first, so a job with nothing to do never takes or waits for a slot.
     found = db.session.execute(
-        select(Schedule.provider, Schedule.status, Schedule.scheduled_at).where(Schedule.id == schedule_id)
+        select(Schedule.channel_id, Schedule.status, Schedule.scheduled_at, Schedule.claimed_at)
+        .where(Schedule.id == schedule_id)
     ).first()
     if found is None or found.status != "queued" or found.scheduled_at > utcnow():
         db.session.rollback()
         return _skipped(schedule_id, found.status if found else None)
-    provider_name = found.provider
+    last_attempt_at = found.claimed_at  # the previous attempt's start, if there was one
 
+    # The cap is per channel: one busy account does not hold up the others.
     slots = ProviderSlots(
-        get_redis(), provider_name, config["PROVIDER_CONCURRENCY"], lease_seconds=config["PUBLISH_TIMEOUT"] + 10
+        get_redis(), f"channel-{found.channel_id}", config["PROVIDER_CONCURRENCY"],
+        lease_seconds=config["PUBLISH_TIMEOUT"] + 10,
     )
     claimed_by = claimed_by or heartbeats.process_id("app")
     # Usually a slot is free at once, and the look's transaction carries on
@@ -219,7 +269,7 @@ def publish_schedule(schedule_id, claimed_by=None):
         db.session.rollback()
         token = slots.acquire(wait_seconds=config["PUBLISH_TIMEOUT"], holder=claimed_by)
     if token is None:
-        log.info(json.dumps({"event": "publish_busy", "schedule_id": schedule_id, "provider": provider_name}))
+        log.info(json.dumps({"event": "publish_busy", "schedule_id": schedule_id, "channel_id": found.channel_id}))
         return Attempt("busy", schedule_id)
     slot_handed_over = False
     try:
@@ -229,16 +279,21 @@ def publish_schedule(schedule_id, claimed_by=None):
             return _skipped(schedule_id, status)
         # Read in the claim's transaction: one commit makes the claim durable
         # and ends the read, before the (slow) provider call.
-        claimed, page = _read_claimed(schedule_id, provider_name)
+        claimed, page, channel, blocked = _read_claimed(schedule_id)
         db.session.commit()
-        provider = get_provider(provider_name)
+        if blocked is not None:
+            return _finish(claimed, None, blocked, 0)
+        provider = get_provider(channel, config)
+        credentials_before = dict(channel.credentials)
         # The slot is freed when the provider call ends, not when we stop
         # waiting for it: a call that timed out still counts against the limit.
         result, error, duration_ms = _call_provider(provider, page, schedule_id, claimed.attempt,
                                                     Schedule.key_for(schedule_id),
-                                                    on_end=lambda: slots.release(token))
+                                                    on_end=lambda: slots.release(token),
+                                                    last_attempt_at=last_attempt_at)
         slot_handed_over = True
-        return _finish(claimed, result, error, duration_ms)
+        changed = channel.credentials if channel.credentials != credentials_before else None
+        return _finish(claimed, result, error, duration_ms, credentials=changed)
     finally:
         if not slot_handed_over:
             slots.release(token)
@@ -265,7 +320,7 @@ def _lost(schedule, now):
         db.session.rollback()
         return False
     db.session.add(PublishLog(
-        page_id=schedule.page_id, schedule_id=schedule.id, provider=schedule.provider,
+        page_id=schedule.page_id, schedule_id=schedule.id, channel_id=schedule.channel_id, provider=schedule.provider,
         attempt=attempt, status="failed", error=message, created_at=now,
     ))
     db.session.commit()

@@ -10,9 +10,8 @@ from .. import heartbeats, jobs
 from ..errors import Conflict, NotFound, ServiceError, ValidationFailed
 from ..extensions import db
 from ..models import SCHEDULE_STATUSES, Page, PageAttachment, Schedule
-from ..providers import resolve_name
 from ..timeutil import isoformat, parse_aware, utcnow
-from . import publishing
+from . import channels, publishing
 from .common import MAX_ID, collect_errors, get_or_404, paginate, parse_int
 from .pages import active_schedule, check_attachment_ids, clean_text, create_page
 
@@ -21,6 +20,9 @@ class ProviderBusy(ServiceError):
     status = 503
     title = "Provider busy"
     slug = "provider-busy"
+
+
+MAX_CHANNELS_PER_REQUEST = 50
 
 
 def _page_for(page_id):
@@ -35,12 +37,34 @@ def _page_for(page_id):
     return page
 
 
-def _provider(name):
-    """The real provider name for ``name`` (None or "default": the configured one), or a 422."""
-    resolved = resolve_name(name) if name is None or isinstance(name, str) else None
-    if resolved is None:
-        raise ValidationFailed.single("provider", f"Unknown provider {name!r}.")
-    return resolved
+def _channel_ids(ids):
+    """The live channels for a list of ids, in its order, or a 422 on ``channel_ids``."""
+    field = "channel_ids"
+    if not isinstance(ids, list) or not ids:
+        raise ValidationFailed.single(field, "Choose at least one channel (a list of channel ids).")
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ValidationFailed.single(field, "Must be a list of channel ids (whole numbers).")
+    if len(ids) > MAX_CHANNELS_PER_REQUEST:
+        raise ValidationFailed.single(field, f"At most {MAX_CHANNELS_PER_REQUEST} channels at once.")
+    if len(set(ids)) != len(ids):
+        raise ValidationFailed.single(field, "A channel may appear only once.")
+    found = {c.id: c for c in channels.live_channels()}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ValidationFailed.single(field, f"Unknown channel id(s): {', '.join(map(str, missing))}.")
+    return [found[i] for i in ids]
+
+
+def _check_limits(page_data, targets, field):
+    """A 422 on ``field`` listing what each channel would refuse (each message names its channel)."""
+    problems = [m for channel in targets for m in channels.limit_problems(channel, page_data)]
+    if problems:
+        raise ValidationFailed.single(field, problems[0]) if len(problems) == 1 else ValidationFailed(
+            {field: problems})
+
+
+def _page_data(page):
+    return channels.page_data(page.text, page.attachments, page.id)
 
 
 def parse_when(value, now):
@@ -56,42 +80,64 @@ def parse_when(value, now):
     return when
 
 
-def _conflict(page_id, provider):
-    existing = active_schedule(page_id, provider)
-    detail = f"Page {page_id} already has a {existing.status if existing else 'live'} schedule for {provider}"
+def _conflict(page_id, channel):
+    existing = active_schedule(page_id, channel.id)
+    detail = f"Page {page_id} already has a {existing.status if existing else 'live'} schedule for {channel.label}"
     return Conflict(
         detail + (f" (schedule {existing.id}); cancel it or wait for it to finish." if existing else "."),
         schedule_id=existing.id if existing else None,
     )
 
 
-def _insert(page, provider, when):
-    if active_schedule(page.id, provider):
-        raise _conflict(page.id, provider)
-    schedule = Schedule(
-        page=page, provider=provider, scheduled_at=when, status="queued",
-        attempts=0, attempt_limit=current_app.config["PUBLISH_MAX_ATTEMPTS"],
-    )
-    db.session.add(schedule)
+def _insert(page, targets, when):
+    """One queued schedule per channel, all in one transaction (all or nothing)."""
+    for channel in targets:
+        if active_schedule(page.id, channel.id):
+            raise _conflict(page.id, channel)
+    created = [
+        Schedule(page=page, channel=channel, provider=channel.provider, scheduled_at=when, status="queued",
+                 attempts=0, attempt_limit=current_app.config["PUBLISH_MAX_ATTEMPTS"])
+        for channel in targets
+    ]
+    db.session.add_all(created)
     try:
         db.session.commit()
     except IntegrityError:  # lost a race with a concurrent request (unique live schedule)
         db.session.rollback()
-        raise _conflict(page.id, provider) from None
-    return schedule
+        raced = next((c for c in targets if active_schedule(page.id, c.id)), targets[0])
+        raise _conflict(page.id, raced) from None
+    return created
 
 
-def create_schedule(page_id, scheduled_at=None, provider=None):
-    """Queue ``page_id`` for ``scheduled_at`` (ISO 8601 with offset; now if omitted)."""
+def create_schedule(page_id, scheduled_at=None, provider=None, channel_id=None):
+    """Queue ``page_id`` for ``scheduled_at`` (ISO 8601 with offset; now if omitted) on
+    ``channel_id``, or through ``provider`` (None: the default channel)."""
     now = utcnow()
-    page, when, resolved = collect_errors(
+    page, when, channel = collect_errors(
         lambda: _page_for(page_id),
         lambda: now if scheduled_at is None else parse_when(scheduled_at, now),
-        lambda: _provider(provider),
+        lambda: channels.resolve(channel_id, provider),
     )
-    schedule = _insert(page, resolved, when)
+    _check_limits(_page_data(page), [channel], "channel_id")
+    schedule, = _insert(page, [channel], when)
     jobs.dispatch(schedule)
     return schedule
+
+
+def create_schedules(page_id, channel_ids, scheduled_at=None):
+    """One schedule per channel for ``page_id``; every channel's limits are checked
+    and nothing is created unless all of them can be."""
+    now = utcnow()
+    page, when, targets = collect_errors(
+        lambda: _page_for(page_id),
+        lambda: now if scheduled_at is None else parse_when(scheduled_at, now),
+        lambda: _channel_ids(channel_ids),
+    )
+    _check_limits(_page_data(page), targets, "channel_ids")
+    created = _insert(page, targets, when)
+    for schedule in created:
+        jobs.dispatch(schedule)
+    return created
 
 
 def get_schedule(schedule_id):
@@ -160,8 +206,8 @@ def reschedule(schedule_id, scheduled_at):
 def retry_schedule(schedule_id):
     """Queue a failed schedule again, due now, with a fresh set of attempts."""
     schedule = get_schedule(schedule_id)
-    if active_schedule(schedule.page_id, schedule.provider):
-        raise _conflict(schedule.page_id, schedule.provider)
+    if active_schedule(schedule.page_id, schedule.channel_id):
+        raise _conflict(schedule.page_id, schedule.channel)
     now = utcnow()
     result = db.session.execute(
         update(Schedule)
@@ -174,7 +220,7 @@ def retry_schedule(schedule_id):
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise _conflict(schedule.page_id, schedule.provider) from None
+        raise _conflict(schedule.page_id, schedule.channel) from None
     db.session.refresh(schedule)
     if result.rowcount != 1:
         raise Conflict(f"Schedule {schedule.id} is {schedule.status}; only a failed schedule can be retried.",
@@ -184,19 +230,28 @@ def retry_schedule(schedule_id):
 
 
 def publish_now(provider, page_id):
+    """Publish a page synchronously through the channel ``provider`` names (see
+    ``channels.resolve``); a 404 for an unknown provider name."""
+    try:
+        channel = channels.resolve(provider=provider)
+    except ValidationFailed as e:
+        raise NotFound(e.detail.partition(": ")[2] or e.detail) from None
+    return publish_to_channel(channel.id, page_id)
+
+
+def publish_to_channel(channel_id, page_id):
     """Publish a page synchronously (through a schedule due now, so it shows in lists).
 
-    Returns the Attempt; raises PublishFailed (502) when the provider refused.
+    Returns the Attempt; the caller reports a refusal (502) from its log.
     """
-    resolved = resolve_name(provider)
-    if resolved is None:
-        raise NotFound(f"No provider named {provider!r}.")
+    channel = channels.get_channel(channel_id)
     page = _page_for(page_id)
-    schedule = _insert(page, resolved, utcnow())
+    _check_limits(_page_data(page), [channel], "page_id")
+    schedule, = _insert(page, [channel], utcnow())
     attempt = publishing.publish_schedule(schedule.id, claimed_by=heartbeats.process_id("web"))
     if attempt.outcome == "busy":
         jobs.dispatch(schedule)
-        raise ProviderBusy(f"{resolved} is at its limit of concurrent publishes; the page is queued and will "
+        raise ProviderBusy(f"{channel.label} is at its limit of concurrent publishes; the page is queued and will "
                            "be published by the worker shortly.", schedule_id=schedule.id)
     return attempt
 
@@ -209,22 +264,33 @@ def publish_queued_now(schedule_id):
     return schedule
 
 
-def check_compose(text, attachment_ids=None, scheduled_at=None, provider=None):
-    """Every rule ``compose`` applies, without writing anything; a 422 listing all problems."""
-    collect_errors(
+def check_compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None):
+    """Every rule ``compose`` applies, without writing anything; a 422 listing all problems.
+
+    A channel's limits are reported under ``channel.<id>``, so a form can show
+    each next to its channel. ``channel_ids`` None means the default channel.
+    """
+    text, assets, _, targets = collect_errors(
         lambda: clean_text(text),
         lambda: check_attachment_ids(attachment_ids),
         lambda: scheduled_at is None or parse_when(scheduled_at, utcnow()),
-        lambda: _provider(provider),
+        lambda: [channels.resolve()] if channel_ids is None else _channel_ids(channel_ids),
     )
+    page = channels.page_data(text, assets)
+    problems = {f"channel.{c.id}": channels.limit_problems(c, page) for c in targets}
+    problems = {k: v for k, v in problems.items() if v}
+    if problems:
+        raise ValidationFailed(problems)
+    return targets
 
 
-def compose(text, attachment_ids=None, scheduled_at=None, provider=None):
-    """Create a page and schedule it (now when ``scheduled_at`` is None); (page, schedule).
+def compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None):
+    """Create a page and schedule it on each channel (now when ``scheduled_at`` is
+    None); (page, schedules).
 
     Everything is checked before anything is written, so a mistake in one field
-    never leaves a page behind without its schedule.
+    never leaves a page behind without its schedules.
     """
-    check_compose(text, attachment_ids, scheduled_at, provider)
+    targets = check_compose(text, attachment_ids, scheduled_at, channel_ids)
     page = create_page(text, attachment_ids)
-    return page, create_schedule(page.id, scheduled_at, provider)
+    return page, create_schedules(page.id, [c.id for c in targets], scheduled_at)

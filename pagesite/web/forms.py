@@ -14,6 +14,7 @@ from ..timeutil import isoformat, local_time_kind, local_to_utc
 class ComposeForm:
     text: str = ""
     attachment_ids: list = field(default_factory=list)
+    channel_ids: list | None = None  # None: not chosen yet (the form shows the remembered choice)
     alt_texts: dict = field(default_factory=dict)  # attachment id -> description as typed
     when: str = "now"  # "now" or "later"
     date: str = ""
@@ -37,6 +38,12 @@ def parse_compose(form):
         time=form.get("time", "").strip(),
         tz=form.get("tz", "").strip() or "UTC",
     )
+    data.channel_ids = []
+    for raw in form.getlist("channel_ids"):
+        try:
+            data.channel_ids.append(int(raw))
+        except ValueError:
+            data.add_error("channel_ids", f"{raw!r} is not a channel id; reload the page and choose again.")
     for raw in form.getlist("attachment_ids"):
         try:
             data.attachment_ids.append(int(raw))

@@ -1,11 +1,14 @@
 """Views of the web interface. Each parses its form, calls a service, renders."""
 
-from flask import current_app, redirect, render_template, request, url_for
+from dataclasses import dataclass
 
+from flask import abort, current_app, redirect, render_template, request, session, url_for
+
+from .. import signed_links
 from ..errors import NotFound, ValidationFailed
 from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES
 from ..security import large_body
-from ..services import attachments, pages, schedules
+from ..services import attachments, channels, pages, schedules
 from ..timeutil import isoformat
 from . import bp
 from .errors import is_htmx
@@ -24,7 +27,8 @@ def utc_iso(value):
     return isoformat(value)
 
 
-FIELD_ANCHORS = {"text": "text", "attachment_ids": "attachments", "scheduled_at": "date", "provider": "when-now"}
+FIELD_ANCHORS = {"text": "text", "attachment_ids": "attachments", "scheduled_at": "date", "provider": "when-now",
+                 "channel_ids": "channels"}
 
 
 @bp.app_template_global()
@@ -32,6 +36,8 @@ def error_anchor(name):
     """The id of the control an error about ``name`` belongs to."""
     if name.startswith("alt_text_"):
         return "alt-" + name.removeprefix("alt_text_")
+    if name.startswith("channel."):
+        return "channel-" + name.removeprefix("channel.")
     return FIELD_ANCHORS.get(name, "compose-form")
 
 
@@ -42,12 +48,40 @@ def index():
 
 # Compose
 
+@dataclass
+class ChannelChoice:
+    channel: object
+    checked: bool
+    count: int
+    max: int
+
+    @property
+    def over(self):
+        return self.count > self.max
+
+
+def _channel_choices(text, chosen):
+    """Every live channel, whether it is ticked, and the text's length as it counts it.
+
+    Not yet chosen: the last choice made here (kept in the session), else the default channel."""
+    live = channels.live_channels()
+    if chosen is None:
+        chosen = session.get("compose_channel_ids")
+        if not chosen:
+            default = channels.default_channel()
+            chosen = [default.id] if default else []
+    text = text.replace("\r\n", "\n").strip()
+    return [ChannelChoice(c, c.id in chosen, channels.count_characters(c, text), channels.limits_of(c).max_characters)
+            for c in live]
+
+
 def _compose_context(form, **extra):
     config = current_app.config
     assets = _known_attachments(form.attachment_ids)
     return dict(
         form=form,
         attachments=assets,
+        channel_choices=_channel_choices(form.text, form.channel_ids),
         max_text=config["MAX_TEXT_LENGTH"],
         max_attachments=config["MAX_ATTACHMENTS"],
         accept=",".join(config["ALLOWED_TYPES"]),
@@ -76,7 +110,7 @@ def create_page():
     form = parse_compose(request.form)
     errors = dict(form.errors)
     try:
-        schedules.check_compose(form.text, form.attachment_ids, form.scheduled_at)
+        schedules.check_compose(form.text, form.attachment_ids, form.scheduled_at, form.channel_ids)
     except ValidationFailed as e:
         for name, messages in e.errors.items():
             errors.setdefault(name, []).extend(m for m in messages if m not in errors.get(name, []))
@@ -97,12 +131,21 @@ def create_page():
 
     for attachment_id, alt_text in form.alt_texts.items():
         attachments.describe(attachment_id, alt_text)
-    page, schedule = schedules.compose(form.text, form.attachment_ids, form.scheduled_at)
+    page, created = schedules.compose(form.text, form.attachment_ids, form.scheduled_at, form.channel_ids)
+    session["compose_channel_ids"] = form.channel_ids  # remembered for the next page
+    schedule = created[0]
     fresh = ComposeForm(tz=form.tz)
-    context = _compose_context(fresh, created=page, schedule=schedule, note=form.note,
+    context = _compose_context(fresh, created=page, schedule=schedule, created_schedules=created, note=form.note,
                                scheduled_later=form.scheduled_at is not None)
     template = "web/_compose_form.html" if is_htmx() else "web/compose.html"
     return render_template(template, **context), 201
+
+
+@bp.post("/compose/counts")
+def channel_counts():
+    """Each channel's character count for the text being typed (swapped in place, out of band)."""
+    text = request.form.get("text", "")
+    return render_template("web/_channel_counts.html", channel_choices=_channel_choices(text, []))
 
 
 @bp.post("/compose/preview")
@@ -143,6 +186,23 @@ def describe_attachment(attachment_id):
 @bp.get("/attachments/<int:attachment_id>/file")
 def attachment_file(attachment_id):
     return attachments.send(attachments.get_attachment(attachment_id))
+
+
+@bp.get("/links/attachments/<token>")
+def attachment_link(token):
+    """An attachment's bytes through a signed, expiring link (handed to webhook receivers)."""
+    try:
+        attachment_id, sha_prefix = signed_links.read_token(current_app.config, token)
+    except signed_links.LinkExpired:
+        abort(410, "This link has expired.")
+    except signed_links.LinkInvalid:
+        abort(404)
+    asset = attachments.get_attachment(attachment_id)
+    if not asset.sha256.startswith(sha_prefix):
+        abort(404)
+    response = attachments.send(asset)
+    response.headers["Cache-Control"] = "private, no-store"  # no cache may outlive the link
+    return response
 
 
 # Schedules

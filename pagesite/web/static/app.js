@@ -246,6 +246,25 @@
     before = null;
   }
 
+  /* ---- Copy a value shown once (a generated webhook secret) ---- */
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest("[data-copy]");
+    if (!button) { return; }
+    var input = $(button.getAttribute("data-copy"));
+    var status = button.parentNode.querySelector("[data-copy-status]");
+    function done(message) { if (status) { status.textContent = message; } }
+    if (!input) { return; }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(function () { done("Copied."); },
+        function () { input.select(); done("Selected: press Ctrl+C (or Cmd+C) to copy."); });
+    } else {
+      input.focus();
+      input.select();
+      done("Selected: press Ctrl+C (or Cmd+C) to copy.");
+    }
+  });
+
   /* ---- Whenever content arrives (first load or a swap) ---- */
 
   function onLoad(root) {

@@ -1,0 +1,3 @@
+"""pagesite's version, as sent to others (User-Agent) and in the API description."""
+
+VERSION = "1.0.0"

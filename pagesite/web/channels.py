@@ -1,0 +1,121 @@
+"""Settings → Channels: list, connect, test, reconnect and remove channels.
+
+The connect and reconnect forms are rendered from each provider's settings
+and credentials schemas, so a new provider needs no template of its own.
+Fields are named as the service reports errors (``settings.url``,
+``credentials.secret``), so each message lands next to its field.
+"""
+
+from flask import flash, redirect, render_template, request, url_for
+
+from ..errors import Conflict, ValidationFailed
+from ..providers import provider_class, provider_names
+from ..services import channels
+from . import bp
+
+ICONS = {"stub": "S", "webhook": "W", "mastodon": "M", "bluesky": "B"}
+
+
+@bp.app_template_global()
+def channel_icon(provider):
+    """A letter badge standing for the provider (decorative; the name is always written next to it)."""
+    return ICONS.get(provider, provider[:1].upper())
+
+
+def _providers():
+    return [provider_class(name) for name in provider_names()]
+
+
+def _fields(prefix, schema, values=None):
+    """Form fields for one of a provider's schemas: (name, spec, value); secrets are never filled in."""
+    values = values or {}
+    required = set(schema.get("required", []))
+    return [
+        (f"{prefix}.{key}", {**spec, "required": key in required},
+         "" if spec.get("secret") else values.get(key, ""))
+        for key, spec in schema.get("properties", {}).items()
+    ]
+
+
+def _posted(cls, form):
+    """(name, settings, credentials) from a posted connect or reconnect form.
+
+    An empty credential is left out: on connect the provider may generate it
+    (a webhook secret), on reconnect the stored one is kept."""
+    settings = {key: form.get(f"settings.{key}", "") for key in cls.settings_schema.get("properties", {})}
+    credentials = {key: form.get(f"credentials.{key}", "") for key in cls.credentials_schema.get("properties", {})}
+    return form.get("name", ""), settings, {k: v for k, v in credentials.items() if v}
+
+
+def _render(status=200, **context):
+    context.setdefault("connect_errors", {})
+    context.setdefault("connect_values", {})
+    context.setdefault("open_provider", None)
+    return render_template(
+        "web/channels.html", channels=channels.live_channels(), providers=_providers(), fields=_fields,
+        default=channels.default_channel(), provider_class=provider_class, **context,
+    ), status
+
+
+@bp.get("/settings/channels")
+def channel_list():
+    return _render()
+
+
+@bp.post("/settings/channels")
+def connect_channel():
+    provider = request.form.get("provider", "")
+    cls = provider_class(provider)
+    if cls is None:
+        flash("Choose a provider to connect.", "error")
+        return redirect(url_for(".channel_list"))
+    name, settings, credentials = _posted(cls, request.form)
+    try:
+        channel, revealed = channels.create_channel(provider, name, settings, credentials)
+    except ValidationFailed as e:
+        return _render(422, open_provider=provider, connect_errors=e.errors,
+                       connect_values={"name": name, "settings": settings})
+    return _render(201, connected=channel, revealed=revealed)
+
+
+@bp.post("/settings/channels/<int:channel_id>/test")
+def test_channel(channel_id):
+    try:
+        channel = channels.send_test(channel_id)
+    except ValidationFailed as e:
+        channel = channels.get_channel(channel_id)
+        return _render(422, row_errors={channel.id: [m for ms in e.errors.values() for m in ms]},
+                       focus_channel=channel.id)
+    return _render(200, row_notice={channel.id: f"{channel.label} answered the test: it is connected."},
+                   focus_channel=channel.id)
+
+
+@bp.post("/settings/channels/<int:channel_id>/reconnect")
+def reconnect_channel(channel_id):
+    channel = channels.get_channel(channel_id)
+    cls = provider_class(channel.provider)
+    name, settings, credentials = _posted(cls, request.form)
+    try:
+        channel, revealed = channels.update_channel(channel_id, name=name, settings=settings,
+                                                    credentials=credentials or None)
+    except ValidationFailed as e:
+        return _render(422, row_errors={channel.id: [m for ms in e.errors.values() for m in ms]},
+                       focus_channel=channel.id, reconnect_open=channel.id)
+    return _render(200, row_notice={channel.id: f"{channel.label} is reconnected."}, revealed=revealed,
+                   connected=channel if revealed else None, focus_channel=channel.id)
+
+
+@bp.get("/settings/channels/<int:channel_id>/remove")
+def confirm_remove_channel(channel_id):
+    return render_template("web/channel_remove.html", channel=channels.get_channel(channel_id))
+
+
+@bp.post("/settings/channels/<int:channel_id>/remove")
+def remove_channel(channel_id):
+    try:
+        channel = channels.delete_channel(channel_id)
+    except Conflict as e:
+        return render_template("web/channel_remove.html", channel=channels.get_channel(channel_id),
+                               error=e.detail), 409
+    flash(f"{channel.label} was removed; its queued schedules were canceled.", "success")
+    return redirect(url_for(".channel_list"))

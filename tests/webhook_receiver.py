@@ -1,0 +1,72 @@
+"""A real HTTP receiver for webhook tests, on 127.0.0.1, that verifies every
+request's signature with the ``standardwebhooks`` library (not our code)."""
+
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+
+class Receiver:
+    """Records every request; answers from ``script`` (a list of (status, body, headers)), then 200."""
+
+    def __init__(self, secret=None):
+        self.secret = secret
+        self.requests = []
+        self.script = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, answer, headers = receiver._answer(self.headers, body)
+                data = json.dumps(answer).encode() if not isinstance(answer, bytes) else answer
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _answer(self, headers, body):
+        record = {"headers": {k.lower(): v for k, v in headers.items()}, "body": body, "verified": False,
+                  "payload": None}
+        if self.secret is None:
+            # Not configured yet (the secret is generated when the channel is connected): accept, unverified.
+            record["payload"] = json.loads(body)
+            with self.lock:
+                self.requests.append(record)
+            return 200, {}, None
+        try:
+            record["payload"] = Webhook(self.secret).verify(body, dict(headers))
+            record["verified"] = True
+        except WebhookVerificationError as e:
+            record["error"] = f"{type(e).__name__}: {e}"
+        with self.lock:
+            self.requests.append(record)
+            if not record["verified"]:
+                return 401, {"error": "invalid signature"}, None
+            if self.script:
+                return self.script.pop(0)
+        message_id = record["headers"]["webhook-id"]
+        short = hashlib.sha256(message_id.encode()).hexdigest()[:12]
+        return 200, {"id": f"post-{short}", "url": f"https://receiver.example/posts/{short}"}, None
+
+    def deliveries(self, kind="page.publish"):
+        return [r for r in self.requests if r["payload"] and r["payload"].get("type") == kind]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
