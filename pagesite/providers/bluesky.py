@@ -25,6 +25,7 @@ import httpx
 import regex
 from PIL import Image, ImageOps
 
+from . import register
 from .base import (
     Account, AuthenticationError, Connection, InvalidChannel, Limits, PermanentError, Provider,
     PublishResult, TransientError,
@@ -80,6 +81,7 @@ def _jwt_claims(token):
         return {}
 
 
+@register
 class BlueskyProvider(Provider):
     name = "bluesky"
     label = "Bluesky"

@@ -24,6 +24,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import regex
 
+from . import register
 from .base import (
     Account, AuthenticationError, Connection, InvalidChannel, Limits, PermanentError, Provider,
     PublishResult, TransientError,
@@ -105,6 +106,7 @@ def exchange_code(instance_url, client_id, client_secret, redirect_uri, code, co
 # -- the provider ----------------------------------------------------------------------------------
 
 
+@register
 class MastodonProvider(Provider):
     name = "mastodon"
     label = "Mastodon"

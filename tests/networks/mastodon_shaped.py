@@ -19,10 +19,8 @@ import itertools
 import json
 import re
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import regex
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -181,32 +179,3 @@ class MastodonShaped:
     @staticmethod
     def json(body, status=200, headers=None):
         return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
-
-
-class SlowAnswers:
-    """A pass-through proxy to an instance that holds back the answer of the next status post.
-
-    The instance has posted by then; the client times out first: the answer is lost.
-    """
-
-    def __init__(self, target):
-        self.target = target
-        self.hold_next_post = 0.0  # seconds
-        self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wsgi(self, environ, start_response):
-        request = Request(environ)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        answer = httpx.request(request.method, self.target + request.full_path.rstrip("?"), headers=headers,
-                               content=request.get_data(), timeout=30)
-        if request.method == "POST" and request.path == "/api/v1/statuses" and self.hold_next_post:
-            hold, self.hold_next_post = self.hold_next_post, 0.0
-            time.sleep(hold)
-        response = Response(answer.content, status=answer.status_code,
-                            content_type=answer.headers.get("content-type"))
-        return response(environ, start_response)
-
-    def close(self):
-        self.server.shutdown()

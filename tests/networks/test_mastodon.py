@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from networks.conftest import attachment, channel, image_bytes, page
-from networks.mastodon_shaped import TOKEN, MastodonShaped, SlowAnswers, mastodon_length
+from networks.mastodon_shaped import TOKEN, MastodonShaped, mastodon_length
+from networks.slow_answers import SlowAnswers
 from pagesite.providers.base import AuthenticationError, InvalidChannel, PermanentError, TransientError
 from pagesite.providers.mastodon import (
     MastodonProvider, authorize_url, exchange_code, pkce_pair, register_app, retry_after,
@@ -121,7 +122,7 @@ def test_an_answer_lost_in_a_timeout_is_retried_without_a_second_post(mastodon_m
     proxy = SlowAnswers(mastodon_mock.url)
     try:
         provider = connected(proxy.url, token, config={"PUBLISH_TIMEOUT": 6})  # 2 s per request
-        proxy.hold_next_post = 4  # the instance posts; its answer comes after the client gave up
+        proxy.hold_next("POST", "/api/v1/statuses", 4)  # the instance posts; its answer comes after the client gave up
         with pytest.raises(TransientError, match="outcome is unknown"):
             provider.publish(page("lost answer"), "pagesite-schedule-3", schedule_id=3, attempt=1)
         posted = statuses_of(mastodon_mock, token)
