@@ -152,7 +152,9 @@ class MastodonProvider(Provider):
         language = (settings.get("language") or "").strip().lower()
         if language and not regex.fullmatch(r"[a-z]{2,3}", language):
             raise InvalidChannel("settings.language", "Give a language as its ISO 639 code, like en or fr.")
-        settings["language"] = language or None
+        settings.pop("language", None)
+        if language:
+            settings["language"] = language
         if not self.channel.credentials.get("access_token"):
             raise InvalidChannel("credentials.access_token", "Give an access token, or sign in through the instance.")
         with self._client() as client:
@@ -171,8 +173,6 @@ class MastodonProvider(Provider):
             _raise_for(response, "reading the account")
             account = response.json()
             instance = self._instance(client)
-        settings["characters_reserved_per_url"] = instance.get("characters_reserved_per_url",
-                                                               FALLBACK["characters_reserved_per_url"])
         domain = urlsplit(self.instance_url).netloc
         credentials = {**self.channel.credentials, "account_id": account["id"]}
         return Connection(
@@ -208,7 +208,8 @@ class MastodonProvider(Provider):
 
     def count_characters(self, text):
         """Graphemes, with each link as ``characters_reserved_per_url`` and @user@domain as @user."""
-        per_url = int(self.channel.settings.get("characters_reserved_per_url") or FALLBACK["characters_reserved_per_url"])
+        per_url = int((self.channel.limits or {}).get("characters_reserved_per_url")
+                      or FALLBACK["characters_reserved_per_url"])
         urls = find_urls(text)
         count, position = 0, 0
         for start, end in urls:
@@ -305,7 +306,7 @@ def _limits(found):
                   max_attachments=int(get("max_media_attachments")),
                   content_types=tuple(get("supported_mime_types")),
                   max_image_bytes=int(get("image_size_limit")), max_video_bytes=int(get("video_size_limit")),
-                  max_description=int(get("description_limit")))
+                  max_description=int(get("description_limit")), characters_reserved_per_url=int(per_url))
 
 
 def _count_without_domains(text):

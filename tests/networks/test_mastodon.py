@@ -33,6 +33,7 @@ def connected(url, token, settings=None, config=CONFIG):
                                         {"access_token": token}), config)
     connection = provider.connect()
     provider.channel.settings, provider.channel.credentials = connection.settings, connection.credentials
+    provider.channel.limits = connection.limits.to_dict()
     provider.connection = connection
     return provider
 
@@ -51,14 +52,15 @@ def test_connect_with_a_token_reads_the_account_and_the_instance_limits(mastodon
     connection = provider.connection
     host = urlsplit(mastodon_mock.url).netloc
     assert connection.account.handle == f"@{name}@{host}"
-    assert connection.settings == {"instance_url": mastodon_mock.url, "visibility": "unlisted", "language": "fr",
-                                   "characters_reserved_per_url": 23}
+    assert connection.settings == {"instance_url": mastodon_mock.url, "visibility": "unlisted", "language": "fr"}
+    assert all(isinstance(v, str) for v in connection.settings.values())  # settings are text fields
     assert connection.credentials["access_token"] == token and connection.credentials["account_id"]
     limits = connection.limits
     assert (limits.max_characters, limits.max_attachments) == (500, 4)
     assert limits.max_image_bytes == 10485760 and limits.max_video_bytes == 41943040  # as the mock says
     assert "video/mp4" in limits.content_types
     assert limits.max_description == 1500  # the mock does not say: the fallback
+    assert limits.characters_reserved_per_url == 23
 
 
 def test_a_refused_token_is_an_error_on_its_field(mastodon_mock):
@@ -297,3 +299,10 @@ def test_after_the_instance_forgets_the_key_the_late_retry_still_posts_once(shap
     again = httpx.post(f"{shaped.url}/api/v1/statuses", headers={"Authorization": f"Bearer {TOKEN}",
                        "Idempotency-Key": "pagesite-schedule-7"}, json={"status": "once, hours apart"})
     assert again.json()["id"] != first.external_id
+
+
+def test_an_instance_s_own_link_length_is_used():
+    with MastodonShaped(per_url=30, max_characters=1000) as server:
+        provider = connected(server.url, TOKEN)
+        assert provider.connection.limits.max_characters == 1000
+        assert provider.count_characters("see https://example.com/" + "x" * 80) == 4 + 30

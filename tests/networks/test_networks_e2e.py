@@ -186,3 +186,15 @@ def test_a_bluesky_session_refreshed_by_the_worker_is_stored_again(app, processe
     refreshed = stored_credentials()
     assert refreshed["access_jwt"] != expired and refreshed["refresh_jwt"] != credentials["refresh_jwt"]
     assert channel_status(channel_id)[0] == "connected"
+
+
+def test_a_mastodon_channel_reconnects_with_new_settings(app, mastodon_mock):
+    from pagesite.services import channels
+
+    _, token = mastodon_mock.new_account()
+    channel_id = connect("mastodon", {"instance_url": mastodon_mock.url}, {"access_token": token})
+    with in_app():
+        channel, _ = channels.update_channel(channel_id, settings={"visibility": "unlisted", "language": "de"})
+        assert channel.settings == {"instance_url": mastodon_mock.url, "visibility": "unlisted", "language": "de"}
+        assert channel.limits["characters_reserved_per_url"] == 23
+        assert channels.count_characters(channel, "https://example.com/" + "x" * 50) == 23
