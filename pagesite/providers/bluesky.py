@@ -85,6 +85,8 @@ def _jwt_claims(token):
 class BlueskyProvider(Provider):
     name = "bluesky"
     label = "Bluesky"
+    description = ("Posts to Bluesky (bsky.social or your own PDS) with an app password, never your account "
+                   "password: make one in Bluesky under Settings → Privacy and security → App passwords.")
     settings_schema = {
         "type": "object",
         "properties": {
