@@ -91,7 +91,7 @@ class BlueskyProvider(Provider):
         "type": "object",
         "properties": {
             "service_url": {"type": "string", "format": "uri", "default": DEFAULT_SERVICE, "title": "Service URL",
-                            "description": "Your PDS; leave as is for accounts on bsky.social."},
+                            "description": "Your PDS; leave empty for accounts on bsky.social."},
         },
     }
     credentials_schema = {

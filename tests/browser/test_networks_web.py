@@ -26,6 +26,7 @@ def test_connect_bluesky_and_mastodon_and_publish_to_both(site, workers, app, pd
     page.locator("#connect-bluesky-credentials-app_password").fill(author.password)
     page.get_by_role("button", name="Connect Bluesky").click()
     expect(page.locator("#connect-bluesky-credentials-app_password-error")).to_contain_text("account password")
+    page.locator("#connect-bluesky-credentials-identifier").fill(author.handle)  # credentials are not refilled
     page.locator("#connect-bluesky-credentials-app_password").fill(author.app_password)
     page.get_by_role("button", name="Connect Bluesky").click()
     expect(page.locator("tr", has_text="My Bluesky")).to_contain_text(author.handle)
@@ -60,9 +61,12 @@ def test_connect_bluesky_and_mastodon_and_publish_to_both(site, workers, app, pd
 
     links = page.locator("[data-post-link]")
     expect(links).to_have_count(2, timeout=30_000)
-    hrefs = sorted(links.nth(i).get_attribute("href") for i in range(2))
-    assert re.fullmatch(rf"https://bsky\.app/profile/{re.escape(author.handle)}/post/[2-7a-z]{{13}}", hrefs[0])
-    assert hrefs[1].startswith(mastodon_mock.url + "/@")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(2)]
+    [on_bluesky] = [h for h in hrefs if h.startswith("https://bsky.app/")]
+    [on_mastodon] = [h for h in hrefs if h != on_bluesky]
+    assert re.fullmatch(rf"https://bsky\.app/profile/{re.escape(author.handle)}/post/[2-7a-z]{{13}}", on_bluesky)
+    status_id = on_mastodon.rsplit("/", 1)[1]
+    assert mastodon_mock.api("GET", f"/api/v1/statuses/{status_id}", token=token).json()["url"] == on_mastodon
     site.screenshot("page-bluesky-mastodon", page)
     [record] = pds.list_records(author.did)
     assert record["value"]["text"] == text
