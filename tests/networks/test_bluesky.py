@@ -262,3 +262,22 @@ def test_an_image_far_over_the_limit_is_scaled_until_it_fits(pds):
     assert image["image"]["size"] <= 1_000_000 and image["image"]["mimeType"] == "image/jpeg"
     assert abs(image["aspectRatio"]["width"] / image["aspectRatio"]["height"] - 1.5) < 0.01
     assert "huge.png" in result.notes[0]
+
+
+def test_a_rate_limit_answer_is_transient_until_its_reset():
+    """The PDS here runs without rate limits; the mapping of its 429 is checked on the answer itself."""
+    import httpx as http
+
+    from pagesite.providers.base import TransientError
+    from pagesite.providers.bluesky import _raise_for
+
+    answer = http.Response(429, json={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                           headers={"RateLimit-Reset": str(int(time.time()) + 60)})
+    with pytest.raises(TransientError) as limited:
+        _raise_for(answer, "posting")
+    assert 55 <= limited.value.retry_after <= 60
+    with pytest.raises(TransientError):
+        _raise_for(http.Response(502, text="bad gateway"), "posting")
+    with pytest.raises(PermanentError, match="Invalid app.bsky.feed.post record"):
+        _raise_for(http.Response(400, json={"error": "InvalidRequest",
+                                            "message": "Invalid app.bsky.feed.post record"}), "posting")
