@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 5000
 export PORT
 
-.PHONY: run test test-postgres bench bench-smoke browser wrk clean
+.PHONY: run test test-postgres bench bench-smoke browser wrk pds clean
 
 # What running needs; the tests and benchmarks add their tools on top.
 $(VENV)/.installed: requirements.txt
@@ -28,8 +28,30 @@ run: $(VENV)/.installed
 	{ PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start; status=$$?; \
 	  if [ -n "$$stopped" ]; then exit 0; else exit $$status; fi; }
 
+# The Bluesky PDS (and its PLC directory) the network tests run, from npm.
+# It needs Node 22, which is fetched from the npm registry into peers/.node;
+# better-sqlite3 is compiled against that Node's headers.
+NODE_VERSION := 22.23.3
+NODE_ARCH    := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x64)
+NODE_DIR     := $(CURDIR)/peers/.node/node-v$(NODE_VERSION)
+
+$(NODE_DIR)/bin/node:
+	@command -v npm >/dev/null || { echo "the Bluesky tests need npm (Debian: apt-get install npm)"; exit 1; }
+	mkdir -p peers/.node && cd peers/.node && rm -rf package && \
+	  npm pack --silent node-linux-$(NODE_ARCH)@$(NODE_VERSION) >/dev/null && \
+	  tar xzf node-linux-$(NODE_ARCH)-$(NODE_VERSION).tgz && rm node-linux-$(NODE_ARCH)-$(NODE_VERSION).tgz && \
+	  rm -rf $(NODE_DIR) && mv package $(NODE_DIR)
+	$@ --version
+
+peers/node_modules/.installed: $(NODE_DIR)/bin/node peers/package.json peers/package-lock.json
+	cd peers && PATH=$(NODE_DIR)/bin:$$PATH npm_config_nodedir=$(NODE_DIR) \
+	  npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+pds: peers/node_modules/.installed
+
 # The whole suite: SQLite by default; PAGESITE_TEST_DATABASE_URL=postgresql://... for PostgreSQL.
-test: $(VENV)/.installed-dev browser
+test: $(VENV)/.installed-dev browser pds
 	PAGESITE_TEST_REDIS_URL=$${PAGESITE_TEST_REDIS_URL:-$$($(PY) -m pagesite.devredis 15)} \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -61,4 +83,4 @@ bench-smoke: $(VENV)/.installed-dev wrk
 	REDIS_URL=$${REDIS_URL:-$$($(PY) -m pagesite.devredis 14)} $(PY) -m bench --quick $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts peers/node_modules peers/.node

@@ -189,8 +189,9 @@ def test_publish_now_errors(client):
 
 def test_list_providers(client):
     items = client.get("/api/providers").json["items"]
-    assert [(p["name"], p["default"]) for p in items] == [("stub", True), ("webhook", False)]
-    webhook = items[1]
+    assert [(p["name"], p["default"]) for p in items] == [
+        ("bluesky", False), ("mastodon", False), ("stub", True), ("webhook", False)]
+    webhook = items[3]
     assert webhook["settings_schema"]["required"] == ["url"]
     assert webhook["credentials_schema"]["properties"]["secret"]["secret"] is True
 

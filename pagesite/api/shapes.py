@@ -418,6 +418,8 @@ class ChannelLimits(Output):
     max_image_bytes: Optional[int] = Field(description="Largest image; null: the upload limit.")
     max_video_bytes: Optional[int] = Field(description="Largest video; 0: no video; null: the upload limit.")
     max_description: Optional[int] = Field(description="Longest description (alt text); null: no limit of its own.")
+    characters_reserved_per_url: Optional[int] = Field(
+        None, description="Each link counts as this many characters (Mastodon); null: as written.")
 
 
 class Channel(Output):

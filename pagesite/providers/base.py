@@ -66,6 +66,7 @@ class Limits:
     max_image_bytes: int | None = None  # None: no limit of its own (the upload limit applies)
     max_video_bytes: int | None = None  # 0: video not accepted
     max_description: int | None = None  # characters of alt text
+    characters_reserved_per_url: int | None = None  # a link counts as this many characters (Mastodon)
 
     def to_dict(self):
         return {**self.__dict__, "content_types": list(self.content_types)}

@@ -1,0 +1,402 @@
+"""Bluesky (bsky.social or any AT Protocol PDS), over plain XRPC with httpx.
+
+Plain HTTP rather than the ``atproto`` SDK: publishing exactly once depends on
+telling a repeated record key (the PDS answers HTTP 500) from a real failure,
+and on the ``RateLimit-Reset`` header and the session tokens themselves, all of
+which the SDK's client hides; the few calls needed here are short.
+
+Exactly once: every schedule gets a record key (a valid TID) derived from its
+idempotency key and the app's secret, the same on every attempt. A retry
+first reads that record back (``getRecord``); any failure or unknown outcome
+of ``createRecord`` is settled the same way, so a post is created at most once
+per schedule whatever happened to the previous attempt.
+"""
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+import time
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import httpx
+import regex
+from PIL import Image, ImageOps
+
+from . import register
+from .base import (
+    Account, AuthenticationError, Connection, InvalidChannel, Limits, PermanentError, Provider,
+    PublishResult, TransientError,
+)
+from .textcount import find_urls, graphemes, utf8_offset
+
+DEFAULT_SERVICE = "https://bsky.social"
+POST = "app.bsky.feed.post"
+MAX_GRAPHEMES = 300
+MAX_BYTES = 3000
+MAX_IMAGES = 4
+MAX_IMAGE_BYTES = 1_000_000
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+APP_PASSWORD_HELP = ("Create an app password in Bluesky under Settings → Privacy and security → "
+                     "App passwords, and use it here instead.")
+# Errors that mean "this token is no good": refresh the session, then sign in again.
+TOKEN_ERRORS = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
+
+# Mentions and hashtags as Bluesky's own composer finds them.
+MENTION = regex.compile(r"(?:^|\s|\()@([a-zA-Z0-9.-]+)\b")
+HANDLE = regex.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+_INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
+HASHTAG = regex.compile(
+    rf"(?:^|\s)([#＃]((?!\ufe0f)[^\s{_INVISIBLE}]*[^\d\s\p{{P}}{_INVISIBLE}]+[^\s{_INVISIBLE}]*))")
+MAX_TAG_GRAPHEMES = 64
+
+# Record keys: TIDs are 13 characters of base32-sortable over 53 bits of
+# microseconds and 10 bits of clock id. Ours fall in a fixed window in early 2024.
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+_TID_EPOCH_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
+_TID_WINDOW_US = 1 << 40  # about 12.7 days
+
+
+def record_key(idempotency_key, secret=""):
+    """The TID record key of a schedule: the same on every attempt, unlike any other schedule's.
+
+    Keyed with the app's secret so that another pagesite posting to the same
+    account (or this one after its database was reset) picks different keys.
+    """
+    digest = hmac.new(str(secret or "").encode(), idempotency_key.encode(), hashlib.sha256).digest()
+    micros = _TID_EPOCH_US + int.from_bytes(digest[:8], "big") % _TID_WINDOW_US
+    clock_id = int.from_bytes(digest[8:10], "big") & 0x3FF
+    value = (micros << 10) | clock_id  # 63 bits: the top bit stays 0
+    return "".join(_TID_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(13)))
+
+
+def _jwt_claims(token):
+    """The claims of a JWT, unverified (the server verifies it; we only read expiry and scope)."""
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, AttributeError):
+        return {}
+
+
+@register
+class BlueskyProvider(Provider):
+    name = "bluesky"
+    label = "Bluesky"
+    description = ("Posts to Bluesky (bsky.social or your own PDS) with an app password, never your account "
+                   "password: make one in Bluesky under Settings → Privacy and security → App passwords.")
+    settings_schema = {
+        "type": "object",
+        "properties": {
+            "service_url": {"type": "string", "format": "uri", "default": DEFAULT_SERVICE, "title": "Service URL",
+                            "description": "Your PDS; leave empty for accounts on bsky.social."},
+        },
+    }
+    credentials_schema = {
+        "type": "object",
+        "required": ["identifier", "app_password"],
+        "properties": {
+            "identifier": {"type": "string", "title": "Handle or email", "description": "alice.bsky.social"},
+            "app_password": {"type": "string", "title": "App password", "secret": True,
+                             "description": "Not your account password. " + APP_PASSWORD_HELP},
+        },
+    }
+
+    @classmethod
+    def default_limits(cls):
+        return Limits(max_characters=MAX_GRAPHEMES, counting="graphemes (at most 3,000 bytes)",
+                      max_attachments=MAX_IMAGES, content_types=IMAGE_TYPES,
+                      max_image_bytes=None,  # larger images are scaled down to 1,000,000 bytes
+                      max_video_bytes=0, max_description=None)
+
+    # -- connecting ---------------------------------------------------------
+
+    @property
+    def service_url(self):
+        return _normalise_service_url(self.channel.settings.get("service_url"))
+
+    def connect(self):
+        credentials = self.channel.credentials
+        identifier = (credentials.get("identifier") or "").strip().lstrip("@")
+        if not identifier:
+            raise InvalidChannel("credentials.identifier", "Give your Bluesky handle (alice.bsky.social) or email.")
+        if not credentials.get("app_password"):
+            raise InvalidChannel("credentials.app_password", "Give an app password. " + APP_PASSWORD_HELP)
+        credentials["identifier"] = identifier
+        for key in ("access_jwt", "refresh_jwt"):
+            credentials.pop(key, None)
+        with self._client() as client:
+            self._create_session(client)
+        settings = {**self.channel.settings, "service_url": self.service_url}
+        handle = credentials["handle"]
+        return Connection(
+            account=Account(handle=handle, url=f"https://bsky.app/profile/{handle}"),
+            limits=self.default_limits(), credentials=credentials, settings=settings)
+
+    def _client(self):
+        timeout = float(self.config.get("PUBLISH_TIMEOUT", 30))
+        return httpx.Client(base_url=self.service_url, timeout=httpx.Timeout(max(2.0, timeout / 3), connect=5.0),
+                            headers={"User-Agent": "pagesite"})
+
+    def _create_session(self, client):
+        credentials = self.channel.credentials
+        response = _send(client, "POST", "com.atproto.server.createSession",
+                         json={"identifier": credentials["identifier"], "password": credentials["app_password"]})
+        error = _error_name(response)
+        if response.status_code == 401 and error == "AuthFactorTokenRequired":
+            # Only an account password (with two-factor sign-in on) gets this answer.
+            raise InvalidChannel("credentials.app_password",
+                                 "That looks like your account password. " + APP_PASSWORD_HELP)
+        if response.status_code == 401 or error in TOKEN_ERRORS or error == "AccountTakedown":
+            raise InvalidChannel("credentials.app_password", "Bluesky did not accept this handle and app password"
+                                 f" ({_error_message(response)}). Check both; " + APP_PASSWORD_HELP)
+        _raise_for(response, "signing in")
+        session = response.json()
+        if _jwt_claims(session.get("accessJwt")).get("scope") == "com.atproto.access":
+            # The server issued a full-access session: that was the account password.
+            _send(client, "POST", "com.atproto.server.deleteSession",
+                  headers={"Authorization": f"Bearer {session.get('refreshJwt')}"})
+            raise InvalidChannel("credentials.app_password",
+                                 "That is your account password, which pagesite does not keep. " + APP_PASSWORD_HELP)
+        self._store_session(session)
+
+    def _store_session(self, session):
+        self.channel.credentials.update({
+            "access_jwt": session["accessJwt"], "refresh_jwt": session["refreshJwt"],
+            "did": session["did"], "handle": session["handle"],
+        })
+
+    def _refresh_session(self, client):
+        """A new access token from the refresh token; a new session when that is gone too."""
+        refresh = self.channel.credentials.get("refresh_jwt")
+        if refresh:
+            response = _send(client, "POST", "com.atproto.server.refreshSession",
+                             headers={"Authorization": f"Bearer {refresh}"})
+            if response.status_code == 200:
+                self._store_session(response.json())
+                return
+            if response.status_code not in (400, 401):
+                _raise_for(response, "refreshing the session")
+        try:
+            self._create_session(client)
+        except InvalidChannel as e:
+            raise AuthenticationError(f"Bluesky no longer accepts this channel's app password: reconnect it. ({e})")
+
+    def _call(self, client, method, nsid, headers=None, **kwargs):
+        """An authenticated XRPC call; refreshes the session once when the token is refused."""
+        credentials = self.channel.credentials
+        if not credentials.get("access_jwt") or _jwt_claims(credentials["access_jwt"]).get("exp", 0) < time.time() + 30:
+            self._refresh_session(client)
+        for attempt in (1, 2):
+            auth = {"Authorization": f"Bearer {credentials['access_jwt']}"}
+            response = _send(client, method, nsid, headers={**(headers or {}), **auth}, **kwargs)
+            refused = response.status_code == 401 or _error_name(response) in TOKEN_ERRORS
+            if not refused:
+                return response
+            if attempt == 1:
+                self._refresh_session(client)
+        raise AuthenticationError("Bluesky refused this channel's session after signing in again: reconnect it.")
+
+    # -- checking -----------------------------------------------------------
+
+    def count_characters(self, text):
+        return graphemes(text)
+
+    def check(self, page, limits):
+        problems = []
+        for a in page.attachments:
+            if a.content_type.startswith("video/"):
+                problems.append(f"{a.filename}: Bluesky channels take images only; video cannot be posted there.")
+        videos = {a.filename for a in page.attachments if a.content_type.startswith("video/")}
+        problems += [p for p in super().check(page, limits) if p.split(":", 1)[0] not in videos]
+        size = len(page.text.encode("utf-8"))
+        if size > MAX_BYTES:
+            problems.append(f"text is {size} bytes; Bluesky takes at most {MAX_BYTES}.")
+        return problems
+
+    # -- publishing ---------------------------------------------------------
+
+    def publish(self, page, idempotency_key, *, schedule_id, attempt, last_attempt_at=None):
+        rkey = record_key(idempotency_key, self.config.get("SECRET_KEY"))
+        with self._client() as client:
+            if attempt > 1:
+                earlier = self._existing(client, rkey, page)
+                if earlier:
+                    return earlier
+            notes = []
+            images = [self._upload_image(client, index, a, notes) for index, a in enumerate(page.attachments, 1)]
+            record = {"$type": POST, "text": page.text, "createdAt": _now_iso()}
+            facets = self._facets(client, page.text)
+            if facets:
+                record["facets"] = facets
+            if images:
+                record["embed"] = {"$type": "app.bsky.embed.images", "images": images}
+            did = self.channel.credentials["did"]
+            try:
+                response = self._call(client, "POST", "com.atproto.repo.createRecord",
+                                      json={"repo": did, "collection": POST, "rkey": rkey, "record": record})
+                if response.status_code == 200:
+                    return self._result(response.json()["uri"], rkey, notes)
+                _raise_for(response, "posting")
+            except (TransientError, PermanentError) as error:
+                if isinstance(error, AuthenticationError):
+                    raise
+                # A repeated key is a 500; a lost answer is a timeout: the record decides.
+                earlier = self._existing(client, rkey, page, notes)
+                if earlier:
+                    return earlier
+                raise
+
+    def _existing(self, client, rkey, page, notes=()):
+        """The post already made under ``rkey``, or None; a different post there is a conflict."""
+        did = self.channel.credentials["did"]
+        response = self._call(client, "GET", "com.atproto.repo.getRecord",
+                              params={"repo": did, "collection": POST, "rkey": rkey})
+        if response.status_code == 400 and _error_name(response) == "RecordNotFound":
+            return None
+        _raise_for(response, "checking for an earlier post")
+        found = response.json()
+        if found["value"].get("text") != page.text:
+            raise PermanentError(f"Another post already uses this schedule's record key ({rkey}) and its text "
+                                 "differs from this page: not posting, to avoid a duplicate. Check the account.")
+        return self._result(found["uri"], rkey, (*notes, "Found the post made by an earlier attempt; not posted again."))
+
+    def _result(self, uri, rkey, notes):
+        handle = self.channel.credentials.get("handle")
+        return PublishResult(external_id=uri, url=f"https://bsky.app/profile/{handle}/post/{rkey}", notes=tuple(notes))
+
+    def _upload_image(self, client, index, attachment, notes):
+        data = attachment.read()
+        content_type = attachment.content_type
+        if content_type not in IMAGE_TYPES:
+            raise PermanentError(f"{attachment.filename}: Bluesky channels take images only ({content_type}).")
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+        if len(data) > MAX_IMAGE_BYTES:
+            original = len(data)
+            data, content_type, width, height = _shrink(data)
+            notes.append(f"Image {index} ({attachment.filename}) was {original:,} bytes; Bluesky takes at most "
+                         f"{MAX_IMAGE_BYTES:,}, so a {width}×{height} {content_type.split('/')[1].upper()} of "
+                         f"{len(data):,} bytes was sent. The original is kept.")
+        response = self._call(client, "POST", "com.atproto.repo.uploadBlob", content=data,
+                              headers={"Content-Type": content_type})
+        _raise_for(response, f"uploading {attachment.filename}")
+        return {"image": response.json()["blob"], "alt": attachment.alt_text or "",
+                "aspectRatio": {"width": width, "height": height}}
+
+    def _facets(self, client, text):
+        facets = []
+        for start, end in find_urls(text):
+            facets.append(_facet(text, start, end, {"$type": "app.bsky.richtext.facet#link", "uri": text[start:end]}))
+        for match in MENTION.finditer(text):
+            handle = match.group(1).rstrip(".")
+            if not HANDLE.match(handle):
+                continue
+            did = self._resolve_handle(client, handle)
+            if did:  # an unknown handle stays plain text
+                start = match.start(1) - 1
+                facets.append(_facet(text, start, start + 1 + len(handle),
+                                     {"$type": "app.bsky.richtext.facet#mention", "did": did}))
+        for match in HASHTAG.finditer(text):
+            tag = regex.sub(r"\p{P}+$", "", match.group(2))
+            if not tag or graphemes(tag) > MAX_TAG_GRAPHEMES:
+                continue
+            start = match.start(1)
+            facets.append(_facet(text, start, start + 1 + len(tag), {"$type": "app.bsky.richtext.facet#tag", "tag": tag}))
+        return sorted(facets, key=lambda f: f["index"]["byteStart"])
+
+    def _resolve_handle(self, client, handle):
+        try:
+            response = _send(client, "GET", "com.atproto.identity.resolveHandle", params={"handle": handle})
+        except TransientError:
+            return None
+        return response.json().get("did") if response.status_code == 200 else None
+
+
+def _facet(text, start, end, feature):
+    return {"index": {"byteStart": utf8_offset(text, start), "byteEnd": utf8_offset(text, end)}, "features": [feature]}
+
+
+def _shrink(data):
+    """Re-encode (and if needed scale down) an image to at most MAX_IMAGE_BYTES: (bytes, type, width, height)."""
+    with Image.open(io.BytesIO(data)) as source:
+        image = ImageOps.exif_transpose(source).convert("RGBA")
+    keep_alpha = image.getextrema()[3][0] < 255  # some pixel is see-through
+    if not keep_alpha:
+        image = image.convert("RGB")
+    scale = 1.0
+    while True:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        candidate = image if scale == 1.0 else image.resize(size, Image.LANCZOS)
+        out = io.BytesIO()
+        if keep_alpha:
+            candidate.save(out, "PNG", optimize=True)
+        else:
+            candidate.save(out, "JPEG", quality=85, optimize=True)
+        if out.tell() <= MAX_IMAGE_BYTES:
+            return out.getvalue(), "image/png" if keep_alpha else "image/jpeg", *candidate.size
+        scale *= 0.8
+
+
+def _normalise_service_url(url):
+    url = (url or DEFAULT_SERVICE).strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidChannel("settings.service_url", "Give the service URL as https://host (https://bsky.social).")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _now_iso():
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _send(client, method, nsid, **kwargs):
+    try:
+        return client.request(method, f"/xrpc/{nsid}", **kwargs)
+    except httpx.TimeoutException:
+        raise TransientError("Bluesky did not answer in time; the outcome is unknown and will be checked.")
+    except httpx.TransportError as e:
+        raise TransientError(f"Could not reach Bluesky ({type(e).__name__}).")
+
+
+def _error_name(response):
+    try:
+        return response.json().get("error")
+    except ValueError:
+        return None
+
+
+def _error_message(response):
+    try:
+        body = response.json()
+        return body.get("message") or body.get("error") or response.reason_phrase
+    except ValueError:
+        return response.reason_phrase
+
+
+def _raise_for(response, doing):
+    """Map an XRPC answer to the provider errors; return quietly on success."""
+    status = response.status_code
+    if status == 200:
+        return
+    message = _error_message(response)
+    if status == 429:
+        raise TransientError(f"Bluesky's rate limit was reached while {doing}.", retry_after=_retry_after(response))
+    if status >= 500:
+        raise TransientError(f"Bluesky had a problem while {doing} (HTTP {status}: {message}).")
+    if status == 401 or _error_name(response) in TOKEN_ERRORS:
+        raise AuthenticationError(f"Bluesky refused this channel's session while {doing}: reconnect it.")
+    raise PermanentError(f"Bluesky refused {doing}: {message}")
+
+
+def _retry_after(response):
+    """Seconds until the rate limit resets (``RateLimit-Reset`` is epoch seconds), or None."""
+    reset = response.headers.get("RateLimit-Reset")
+    if reset and reset.strip().isdigit():
+        return max(0.0, int(reset) - time.time())
+    after = response.headers.get("Retry-After")
+    if after and after.strip().isdigit():
+        return float(after)
+    return None

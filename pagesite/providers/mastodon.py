@@ -1,0 +1,394 @@
+"""Mastodon (any instance), over its REST API with httpx.
+
+Exactly once: every status is posted with ``Idempotency-Key: <the schedule's
+key>``; Mastodon keeps a key for an hour per account and answers a repeat with
+the original status. A retry that comes later than that after an attempt
+whose outcome is unknown first looks for the status among the account's
+recent ones (``/api/v1/statuses/:id/source`` gives back the exact text).
+
+Signing in through the instance (an app registered there, the browser sent to
+``/oauth/authorize``, the code exchanged with PKCE) is in the module-level
+functions ``register_app``, ``pkce_pair``, ``authorize_url`` and
+``exchange_code``, for the web layer; the token they give is the channel's
+``access_token``.
+"""
+
+import base64
+import hashlib
+import secrets
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+import regex
+
+from . import register
+from .base import (
+    Account, AuthenticationError, Connection, InvalidChannel, Limits, PermanentError, Provider,
+    PublishResult, TransientError,
+)
+from .textcount import find_urls, graphemes
+
+SCOPES = "read:accounts read:statuses write:statuses write:media"
+VISIBILITIES = ("public", "unlisted", "private")  # private is "followers only"
+IDEMPOTENCY_HOURS = 1  # how long Mastodon remembers an Idempotency-Key
+# What an instance that does not say gets (Mastodon 4.x defaults).
+FALLBACK = {
+    "max_characters": 500,
+    "characters_reserved_per_url": 23,
+    "max_media_attachments": 4,
+    "supported_mime_types": ("image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4"),
+    "image_size_limit": 16 * 1024 * 1024,
+    "video_size_limit": 99 * 1024 * 1024,
+    "description_limit": 1500,
+}
+MEDIA_WAIT_SECONDS = 60  # longest wait for an upload to finish processing (capped by the publish timeout)
+
+# A mention as Mastodon finds it: @user or @user@domain, not inside a word or a URL path.
+MENTION = regex.compile(r"(?<=^|[^\w/@])@(\w+(?:[\w.-]*\w)?)(@[\w.-]+\w)?", regex.IGNORECASE)
+
+
+# -- signing in through the instance (OAuth 2 with PKCE) -----------------------------------------
+
+
+def normalise_instance_url(url):
+    """``mastodon.social`` or ``https://mastodon.social/`` -> ``https://mastodon.social``."""
+    url = (url or "").strip().rstrip("/")
+    if url and "://" not in url:
+        url = "https://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidChannel("settings.instance_url", "Give the instance's address, like https://mastodon.social.")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def register_app(instance_url, redirect_uri, client_name="pagesite", website=None, timeout=10):
+    """Register pagesite as an app on the instance: {"client_id", "client_secret"} to remember per instance."""
+    instance_url = normalise_instance_url(instance_url)
+    data = {"client_name": client_name, "redirect_uris": redirect_uri, "scopes": SCOPES}
+    if website:
+        data["website"] = website
+    response = _request(httpx, "POST", f"{instance_url}/api/v1/apps", data=data, timeout=timeout)
+    _raise_for(response, "registering pagesite with the instance", field="settings.instance_url")
+    app = response.json()
+    return {"client_id": app["client_id"], "client_secret": app["client_secret"]}
+
+
+def pkce_pair():
+    """(code_verifier, code_challenge) for the S256 method (RFC 7636)."""
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def authorize_url(instance_url, client_id, redirect_uri, state, code_challenge):
+    """Where to send the browser so the person lets pagesite post for them."""
+    query = urlencode({"client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code",
+                       "scope": SCOPES, "state": state, "code_challenge": code_challenge,
+                       "code_challenge_method": "S256"})
+    return f"{normalise_instance_url(instance_url)}/oauth/authorize?{query}"
+
+
+def exchange_code(instance_url, client_id, client_secret, redirect_uri, code, code_verifier, timeout=10):
+    """The access token for the code the instance sent back to ``redirect_uri``."""
+    response = _request(httpx, "POST", f"{normalise_instance_url(instance_url)}/oauth/token", data={
+        "grant_type": "authorization_code", "code": code, "client_id": client_id, "client_secret": client_secret,
+        "redirect_uri": redirect_uri, "code_verifier": code_verifier, "scope": SCOPES}, timeout=timeout)
+    if response.status_code in (400, 401):
+        raise InvalidChannel("credentials.access_token", "The instance did not accept the sign-in "
+                             f"({_error_text(response)}). Try connecting again.")
+    _raise_for(response, "finishing the sign-in")
+    return response.json()["access_token"]
+
+
+# -- the provider ----------------------------------------------------------------------------------
+
+
+@register
+class MastodonProvider(Provider):
+    name = "mastodon"
+    label = "Mastodon"
+    description = ("Posts to any Mastodon instance with an access token: on your instance, Preferences → "
+                   "Development → New application, scopes " + SCOPES + ", then copy “Your access token”.")
+    settings_schema = {
+        "type": "object",
+        "required": ["instance_url"],
+        "properties": {
+            "instance_url": {"type": "string", "format": "uri", "title": "Instance",
+                             "description": "https://mastodon.social"},
+            "visibility": {"type": "string", "enum": list(VISIBILITIES), "default": "public", "title": "Visibility",
+                           "description": "public, unlisted, or private (followers only)"},
+            "language": {"type": "string", "title": "Language", "description": "ISO 639 code, like en; "
+                         "empty lets the instance guess", "pattern": "^([a-z]{2,3})?$"},
+        },
+    }
+    credentials_schema = {
+        "type": "object",
+        "required": ["access_token"],
+        "properties": {
+            "access_token": {"type": "string", "title": "Access token", "secret": True,
+                             "description": "Preferences → Development → New application, with the scopes "
+                                            + SCOPES},
+        },
+    }
+
+    @classmethod
+    def default_limits(cls):
+        return _limits({})
+
+    # -- connecting ---------------------------------------------------------
+
+    @property
+    def instance_url(self):
+        return normalise_instance_url(self.channel.settings.get("instance_url"))
+
+    def connect(self):
+        settings = dict(self.channel.settings)
+        settings["instance_url"] = self.instance_url
+        visibility = settings.get("visibility") or "public"
+        if visibility not in VISIBILITIES:
+            raise InvalidChannel("settings.visibility", "Choose public, unlisted or private (followers only).")
+        settings["visibility"] = visibility
+        language = (settings.get("language") or "").strip().lower()
+        if language and not regex.fullmatch(r"[a-z]{2,3}", language):
+            raise InvalidChannel("settings.language", "Give a language as its ISO 639 code, like en or fr.")
+        settings.pop("language", None)
+        if language:
+            settings["language"] = language
+        if not self.channel.credentials.get("access_token"):
+            raise InvalidChannel("credentials.access_token", "Give an access token, or sign in through the instance.")
+        with self._client() as client:
+            try:
+                response = client.get("/api/v1/accounts/verify_credentials")
+            except httpx.ConnectError:
+                raise InvalidChannel("settings.instance_url", f"Nothing answered at {self.instance_url}.")
+            except httpx.HTTPError as e:
+                raise TransientError(f"{self.instance_url} did not answer ({type(e).__name__}); try again.")
+            if response.status_code in (401, 403):
+                raise InvalidChannel("credentials.access_token", "The instance refused this access token "
+                                     f"({_error_text(response)}). It needs the scopes {SCOPES}.")
+            if response.status_code == 404 or not _is_json(response):
+                raise InvalidChannel("settings.instance_url", f"{self.instance_url} does not look like a Mastodon "
+                                     "instance.")
+            _raise_for(response, "reading the account")
+            account = response.json()
+            instance = self._instance(client)
+        domain = urlsplit(self.instance_url).netloc
+        credentials = {**self.channel.credentials, "account_id": account["id"]}
+        return Connection(
+            account=Account(handle=f"@{account['acct']}@{domain}" if "@" not in account["acct"]
+                            else f"@{account['acct']}", display_name=account.get("display_name") or None,
+                            avatar_url=account.get("avatar"), url=account.get("url")),
+            limits=_limits(instance), credentials=credentials, settings=settings)
+
+    def _instance(self, client):
+        """The instance's limits, from /api/v2/instance (or v1 on older servers), flattened."""
+        for path in ("/api/v2/instance", "/api/v1/instance"):
+            try:
+                response = client.get(path)
+            except httpx.HTTPError:
+                return {}
+            if response.status_code == 200 and _is_json(response):
+                config = response.json().get("configuration") or {}
+                statuses, media = config.get("statuses") or {}, config.get("media_attachments") or {}
+                found = {**{k: statuses[k] for k in ("max_characters", "characters_reserved_per_url",
+                                                     "max_media_attachments") if k in statuses},
+                         **{k: media[k] for k in ("supported_mime_types", "image_size_limit", "video_size_limit",
+                                                  "description_limit", "image_matrix_limit") if k in media}}
+                return found
+        return {}
+
+    def _client(self):
+        timeout = float(self.config.get("PUBLISH_TIMEOUT", 30))
+        return httpx.Client(base_url=self.instance_url, timeout=httpx.Timeout(max(2.0, timeout / 3), connect=5.0),
+                            headers={"Authorization": f"Bearer {self.channel.credentials.get('access_token')}",
+                                     "User-Agent": "pagesite"})
+
+    # -- checking -----------------------------------------------------------
+
+    def count_characters(self, text):
+        """Graphemes, with each link as ``characters_reserved_per_url`` and @user@domain as @user."""
+        per_url = int((self.channel.limits or {}).get("characters_reserved_per_url")
+                      or FALLBACK["characters_reserved_per_url"])
+        urls = find_urls(text)
+        count, position = 0, 0
+        for start, end in urls:
+            count += _count_without_domains(text[position:start]) + per_url
+            position = end
+        return count + _count_without_domains(text[position:])
+
+    def check(self, page, limits):
+        problems = super().check(page, limits)
+        kinds = {a.content_type.split("/")[0] for a in page.attachments}
+        if "video" in kinds and len(page.attachments) > 1:
+            problems.append("Mastodon takes one video alone, or images only; not a video with other attachments.")
+        for a in page.attachments:
+            if a.content_type.startswith("image/") and limits.max_image_bytes and a.size > limits.max_image_bytes:
+                problems.append(f"{a.filename}: image is {a.size} bytes; at most {limits.max_image_bytes}.")
+        return problems
+
+    # -- publishing ---------------------------------------------------------
+
+    def publish(self, page, idempotency_key, *, schedule_id, attempt, last_attempt_at=None):
+        with self._client() as client:
+            if last_attempt_at and _now() - last_attempt_at > timedelta(hours=IDEMPOTENCY_HOURS) - timedelta(minutes=5):
+                # The instance may have forgotten the key by now: look before posting again.
+                earlier = self._find_recent(client, page, since=last_attempt_at - timedelta(minutes=5))
+                if earlier:
+                    return self._result(earlier, ("Found the post made by an earlier attempt; not posted again.",))
+            media_ids = [self._upload(client, a) for a in page.attachments]
+            body = {"status": page.text, "visibility": self.channel.settings.get("visibility") or "public"}
+            if media_ids:
+                body["media_ids"] = media_ids
+            if self.channel.settings.get("language"):
+                body["language"] = self.channel.settings["language"]
+            response = _request(client, "POST", "/api/v1/statuses", json=body,
+                                headers={"Idempotency-Key": idempotency_key}, outcome_unknown=True)
+            _raise_for(response, "posting")
+            return self._result(response.json())
+
+    def _result(self, status, notes=()):
+        return PublishResult(external_id=str(status["id"]), url=status.get("url") or status.get("uri"), notes=notes)
+
+    def _upload(self, client, attachment):
+        """Upload one attachment with its description; wait until the instance has processed it."""
+        response = _request(client, "POST", "/api/v2/media",
+                            files={"file": (attachment.filename, attachment.read(), attachment.content_type)},
+                            data={"description": attachment.alt_text or ""})
+        _raise_for(response, f"uploading {attachment.filename}")
+        media = response.json()
+        if response.status_code == 200 and media.get("url"):
+            return media["id"]
+        budget = min(MEDIA_WAIT_SECONDS, float(self.config.get("PUBLISH_TIMEOUT", 30)) * 0.6)
+        deadline, delay = time.monotonic() + budget, 0.25
+        while time.monotonic() < deadline:
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 5.0)
+            polled = _request(client, "GET", f"/api/v1/media/{media['id']}")
+            if polled.status_code == 200:
+                return media["id"]
+            if polled.status_code != 206:
+                _raise_for(polled, f"waiting for {attachment.filename} to be processed")
+        raise TransientError(f"The instance was still processing {attachment.filename} after {budget:.0f} s; "
+                             "will try again.")
+
+    def _find_recent(self, client, page, since):
+        """The account's status with this page's text (and descriptions) posted after ``since``, or None."""
+        account_id = self.channel.credentials.get("account_id")
+        if not account_id:
+            response = _request(client, "GET", "/api/v1/accounts/verify_credentials")
+            _raise_for(response, "reading the account")
+            account_id = response.json()["id"]
+        response = _request(client, "GET", f"/api/v1/accounts/{account_id}/statuses",
+                            params={"limit": 40, "exclude_reblogs": "true", "exclude_replies": "true"})
+        _raise_for(response, "looking for an earlier post")
+        descriptions = [a.alt_text or "" for a in page.attachments]
+        for status in response.json():
+            if _parse_time(status.get("created_at")) < since:
+                continue
+            if [m.get("description") or "" for m in status.get("media_attachments", [])] != descriptions:
+                continue
+            source = _request(client, "GET", f"/api/v1/statuses/{status['id']}/source")
+            if source.status_code == 200 and source.json().get("text") == page.text:
+                return status
+        return None
+
+
+def _limits(found):
+    def get(key):
+        value = found.get(key)
+        return FALLBACK[key] if value is None else value
+
+    per_url = get("characters_reserved_per_url")
+    return Limits(max_characters=int(get("max_characters")),
+                  counting=f"graphemes; each link counts as {per_url}, a mention of another instance "
+                           "counts only its @name",
+                  max_attachments=int(get("max_media_attachments")),
+                  content_types=tuple(get("supported_mime_types")),
+                  max_image_bytes=int(get("image_size_limit")), max_video_bytes=int(get("video_size_limit")),
+                  max_description=int(get("description_limit")), characters_reserved_per_url=int(per_url))
+
+
+def _count_without_domains(text):
+    return graphemes(MENTION.sub(lambda m: "@" + m.group(1), text))
+
+
+def _now():
+    return datetime.now(timezone.utc)
+
+
+def _parse_time(value):
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _is_json(response):
+    return response.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+
+
+def _request(client, method, url, outcome_unknown=False, **kwargs):
+    try:
+        return client.request(method, url, **kwargs)
+    except httpx.TimeoutException:
+        if outcome_unknown:
+            raise TransientError("The instance did not answer in time; the outcome is unknown. The retry uses the "
+                                 "same Idempotency-Key, so it cannot post twice.")
+        raise TransientError("The instance did not answer in time.")
+    except httpx.TransportError as e:
+        raise TransientError(f"Could not reach the instance ({type(e).__name__}).")
+
+
+def _error_text(response):
+    try:
+        body = response.json()
+        return body.get("error_description") or body.get("error") or response.reason_phrase
+    except (ValueError, AttributeError):
+        return response.reason_phrase
+
+
+def _raise_for(response, doing, field=None):
+    """Map an answer of the instance to the provider errors; return quietly on 2xx."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    text = _error_text(response)
+    if status in (401, 403):
+        raise AuthenticationError(f"The instance refused this channel's access token while {doing} ({text}): "
+                                  "reconnect it.")
+    if status == 429:
+        raise TransientError(f"The instance's rate limit was reached while {doing}.",
+                             retry_after=retry_after(response.headers))
+    if status >= 500:
+        raise TransientError(f"The instance had a problem while {doing} (HTTP {status}).")
+    if field:
+        raise InvalidChannel(field, f"The instance refused {doing}: {text}")
+    raise PermanentError(f"The instance refused {doing}: {text}")
+
+
+def retry_after(headers):
+    """Seconds to wait after a 429: X-RateLimit-Reset (ISO 8601 on Mastodon, epoch seconds elsewhere),
+    else Retry-After (seconds or an HTTP date); None if neither says."""
+    reset = (headers.get("X-RateLimit-Reset") or "").strip()
+    when = None
+    if reset:
+        if regex.fullmatch(r"\d+(\.\d+)?", reset):
+            when = datetime.fromtimestamp(float(reset), timezone.utc)
+        else:
+            parsed = _parse_time(reset)
+            when = parsed if parsed.year > 1 else None
+    after = (headers.get("Retry-After") or "").strip()
+    if when is None and after:
+        if after.isdigit():
+            return float(after)
+        try:
+            when = parsedate_to_datetime(after)
+        except (TypeError, ValueError):
+            return None
+    if when is None:
+        return None
+    return max(0.0, (when - _now()).total_seconds())

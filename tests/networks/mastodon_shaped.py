@@ -1,0 +1,181 @@
+"""A small Mastodon-shaped HTTP server for what mastodon-mock does not do like
+Mastodon, written from Mastodon's documentation and its StatusLengthValidator:
+
+* media is processed asynchronously: ``POST /api/v2/media`` answers 202 with
+  ``url: null``, ``GET /api/v1/media/:id`` answers 206 until it is ready, then
+  200; a status with unprocessed media is refused with 422;
+* text is counted in grapheme clusters, every http(s) link as
+  ``characters_reserved_per_url`` and ``@user@domain`` as ``@user``;
+* media types and sizes are checked against what ``/api/v2/instance`` says;
+* ``Idempotency-Key`` is remembered per account for one hour (of this
+  server's clock, which tests can move forward);
+* a 429 carries ``X-RateLimit-Reset`` as an ISO 8601 time, as Mastodon sends it.
+
+It runs in a thread of the test process on a free loopback port, and is a real
+HTTP server: the provider talks to it over sockets like to any instance.
+"""
+
+import itertools
+import json
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+
+import regex
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+TOKEN = "shaped-token"
+# twitter-text, which Mastodon uses, leaves sentence punctuation after a link out of it.
+URL = re.compile(r"https?://[^\s<>\"]+?(?=[.,;:!?]*(?:\s|$))")
+MENTION = regex.compile(r"(?<=^|[^\w/@])@(\w+(?:[\w.-]*\w)?)@[\w.-]+\w")
+
+
+def mastodon_length(text, per_url):
+    """Length as StatusLengthValidator counts it (URL placeholder, local part of remote mentions, graphemes)."""
+    text = URL.sub(lambda m: "x" * per_url, text.rstrip())
+    text = MENTION.sub(lambda m: "@" + m.group(1), text)
+    return len(regex.findall(r"\X", text))
+
+
+class MastodonShaped:
+    def __init__(self, polls_before_ready=2, max_characters=500, per_url=23):
+        self.polls_before_ready = polls_before_ready
+        self.config = {
+            "statuses": {"max_characters": max_characters, "max_media_attachments": 4,
+                         "characters_reserved_per_url": per_url},
+            "media_attachments": {"supported_mime_types": ["image/jpeg", "image/png", "image/gif", "image/webp",
+                                                           "video/mp4"],
+                                  "image_size_limit": 16 * 1024 * 1024, "image_matrix_limit": 33177600,
+                                  "video_size_limit": 99 * 1024 * 1024, "description_limit": 1500},
+        }
+        self.clock_offset = timedelta()
+        self.ids = itertools.count(110_000_000_000_000_000)
+        self.media = {}  # id -> {"polls_left", "description", "type", "size"}
+        self.statuses = []
+        self.idempotency = {}  # key -> (status, stored_at)
+        self.rate_limited = 0  # next N requests answer 429
+        self.requests = []  # (method, path, status) as served
+        self.lock = threading.Lock()
+        self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+    def now(self):
+        return datetime.now(timezone.utc) + self.clock_offset
+
+    # -- the API ----------------------------------------------------------------------------------
+
+    def wsgi(self, environ, start_response):
+        request = Request(environ)
+        with self.lock:
+            response = self.route(request)
+            self.requests.append((request.method, request.path, response.status_code))
+        return response(environ, start_response)
+
+    def route(self, request):
+        path, method = request.path, request.method
+        if path == "/api/v2/instance":
+            return self.json({"domain": "shaped.test", "version": "4.4.0", "configuration": self.config})
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return self.json({"error": "The access token is invalid"}, 401)
+        if self.rate_limited:
+            self.rate_limited -= 1
+            reset = (self.now() + timedelta(seconds=90)).isoformat(timespec="microseconds").replace("+00:00", "Z")
+            return self.json({"error": "Too many requests"}, 429, {
+                "X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
+        if path == "/api/v1/accounts/verify_credentials":
+            return self.json(self.account())
+        if path == "/api/v2/media" and method == "POST":
+            return self.upload(request)
+        if match := re.fullmatch(r"/api/v1/media/(\d+)", path):
+            return self.poll(match.group(1))
+        if path == "/api/v1/statuses" and method == "POST":
+            return self.post_status(request)
+        if re.fullmatch(r"/api/v1/accounts/1/statuses", path):
+            return self.json(list(reversed(self.statuses))[: int(request.args.get("limit", 20))])
+        if match := re.fullmatch(r"/api/v1/statuses/(\d+)/source", path):
+            found = [s for s in self.statuses if s["id"] == match.group(1)]
+            return self.json({"id": found[0]["id"], "text": found[0]["_text"], "spoiler_text": ""}) if found \
+                else self.json({"error": "Record not found"}, 404)
+        return self.json({"error": "Record not found"}, 404)
+
+    def account(self):
+        return {"id": "1", "username": "alice", "acct": "alice", "display_name": "Alice",
+                "url": f"{self.url}/@alice", "avatar": f"{self.url}/avatar.png"}
+
+    def upload(self, request):
+        file = request.files.get("file")
+        if file is None:
+            return self.json({"error": "Validation failed: File can't be blank"}, 422)
+        data = file.read()
+        media = self.config["media_attachments"]
+        if file.mimetype not in media["supported_mime_types"]:
+            return self.json({"error": "Validation failed: File content type is invalid"}, 422)
+        limit = media["video_size_limit"] if file.mimetype.startswith("video/") else media["image_size_limit"]
+        if len(data) > limit:
+            return self.json({"error": f"Validation failed: File file size must be less than {limit} Bytes"}, 422)
+        description = request.form.get("description", "")
+        if len(description) > media["description_limit"]:
+            return self.json({"error": "Validation failed: Description is too long"}, 422)
+        media_id = str(next(self.ids))
+        self.media[media_id] = {"polls_left": self.polls_before_ready, "description": description,
+                                "type": file.mimetype.split("/")[0], "size": len(data)}
+        return self.json(self.media_entity(media_id), 202)
+
+    def poll(self, media_id):
+        media = self.media.get(media_id)
+        if media is None:
+            return self.json({"error": "Record not found"}, 404)
+        if media["polls_left"] > 0:
+            media["polls_left"] -= 1
+            return self.json(self.media_entity(media_id), 206)
+        return self.json(self.media_entity(media_id), 200)
+
+    def media_entity(self, media_id):
+        media = self.media[media_id]
+        ready = media["polls_left"] <= 0
+        return {"id": media_id, "type": media["type"], "description": media["description"],
+                "url": f"{self.url}/media/{media_id}" if ready else None}
+
+    def post_status(self, request):
+        body = request.get_json(silent=True) or request.form.to_dict()
+        key = request.headers.get("Idempotency-Key")
+        if key and key in self.idempotency:
+            status, stored = self.idempotency[key]
+            if self.now() - stored < timedelta(hours=1):
+                return self.json(status)
+        text = body.get("status") or ""
+        media_ids = body.get("media_ids") or []
+        if not text.strip() and not media_ids:
+            return self.json({"error": "Validation failed: Text can't be blank"}, 422)
+        limit = self.config["statuses"]["max_characters"]
+        if mastodon_length(text, self.config["statuses"]["characters_reserved_per_url"]) > limit:
+            return self.json({"error": f"Validation failed: Text character limit of {limit} exceeded"}, 422)
+        for media_id in media_ids:
+            media = self.media.get(str(media_id))
+            if media is None:
+                return self.json({"error": "Validation failed: Media attachments are invalid"}, 422)
+            if media["polls_left"] > 0:
+                return self.json({"error": "Cannot attach files that have not finished processing. "
+                                           "Try again in a moment!"}, 422)
+        status_id = str(next(self.ids))
+        status = {"id": status_id, "created_at": self.now().isoformat().replace("+00:00", "Z"),
+                  "url": f"{self.url}/@alice/{status_id}", "visibility": body.get("visibility", "public"),
+                  "language": body.get("language"), "content": f"<p>{text}</p>", "_text": text,
+                  "media_attachments": [self.media_entity(str(m)) for m in media_ids]}
+        self.statuses.append(status)
+        if key:
+            self.idempotency[key] = (status, self.now())
+        return self.json(status)
+
+    @staticmethod
+    def json(body, status=200, headers=None):
+        return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
