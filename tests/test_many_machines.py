@@ -37,7 +37,8 @@ def test_web_and_worker_share_no_disk(processes, outbox, api_token, s3_endpoint,
     images = {"cat.png": png_bytes(30, 20), "dog.jpg": jpeg_bytes(16, 16)}
     assets = []
     for name, data in images.items():
-        status, asset = multipart(web.url + "/api/attachment", name, data, {"alt_text": name}, api_token)
+        status, asset = multipart(web.url + "/api/attachment", name, data, {"alt_text": name}, api_token,
+                                  timeout=60)  # the first upload loads boto3 in a process still starting
         assert status == 201 and asset["sha256"] == hashlib.sha256(data).hexdigest()
         assets.append(asset)
     status, page = http("POST", web.url + "/api/pages",
