@@ -51,20 +51,9 @@ def when(description):
 RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 
 
-def _future_time(value):
-    """A time a client sends: an RFC 3339 date-time with an offset (UTC inside)."""
-    try:
-        when = parse_aware(value)
-    except ValueError as e:
-        raise PydanticCustomError("date_time", str(e)) from None
-    if not re.match(RFC3339, value.strip()):
-        raise PydanticCustomError(
-            "date_time", "Must be an RFC 3339 date-time with an offset, such as 2030-01-31T09:00:00Z.")
-    return when
-
-
 def _aware_time(value):
-    """A time a client sends to compare with: RFC 3339 with an offset, past or future."""
+    """A time a client sends: RFC 3339 with an offset (UTC inside). Whether it
+    must be in the future is the service's rule (it knows "now")."""
     try:
         when = parse_aware(value)
     except ValueError as e:
@@ -79,7 +68,7 @@ AwareTime = Annotated[datetime, PlainValidator(_aware_time), WithJsonSchema({"ty
 
 When = Annotated[
     datetime,
-    PlainValidator(_future_time),
+    PlainValidator(_aware_time),
     WithJsonSchema({"type": "string", "format": "date-time",
                     "description": "An ISO 8601 date-time with an offset, in the future."}),
 ]
