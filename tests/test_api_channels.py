@@ -187,3 +187,22 @@ def test_health_lists_channels_needing_attention(app, client, receiver):
     health = client.get("/api/health").json
     assert health["channels_needing_attention"] == [{"id": channel["id"], "name": "Gone", "provider": "webhook"}]
     assert client.get(f"/api/channels/{channel['id']}").json["last_error"] == "The receiver answered 410 Gone."
+
+
+def test_the_queue_takes_a_time_free_on_every_chosen_channel(client, receiver):
+    webhook = connect(client, receiver)
+    stub = next(c for c in client.get("/api/channels").json["items"] if c["provider"] == "stub")
+    assert client.put("/api/queue", json={"time_zone": "UTC", "slots": [
+        {"weekday": day, "time": "09:00"} for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]}
+    ).status_code == 200
+    first = client.post("/api/schedules", json={"page_id": page_id(client, "a"), "queue": True,
+                                                "channel_id": stub["id"]}).json
+    # The webhook channel has that time free; a page for both channels needs the next one.
+    other = client.post("/api/schedules", json={"page_id": page_id(client, "b"), "queue": True,
+                                                "channel_id": webhook["id"]}).json
+    assert other["scheduled_at"] == first["scheduled_at"]
+    both = client.post(f"/api/pages/{page_id(client, 'c')}/schedules",
+                       json={"channel_ids": [stub["id"], webhook["id"]], "queue": True})
+    assert both.status_code == 201, both.json
+    times = {s["scheduled_at"] for s in both.json["items"]}
+    assert len(times) == 1 and times != {first["scheduled_at"]} and min(times) > first["scheduled_at"]
