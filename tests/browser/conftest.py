@@ -10,6 +10,7 @@ import time
 import urllib.request
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import OWNER_EMAIL, OWNER_PASSWORD, ROOT
 
@@ -17,6 +18,9 @@ SCREENSHOTS = os.path.join(ROOT, "test-artifacts", "screenshots")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 DEFAULT_TIMEZONE = "America/New_York"
 TIMEOUT_MS = 10_000
+# Assertions wait for their condition as long as actions do (Playwright's own
+# default is 5 s, which a busy machine's server responses can outlast).
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def _chromium_path():
