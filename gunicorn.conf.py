@@ -10,6 +10,9 @@ import sys
 
 bind = [f"{os.environ.get('PAGESITE_BIND', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# pagesite is managed with signals (TERM, HUP), not gunicornc; the control socket
+# would sit at one path per user, shared by every instance on the machine.
+control_socket_disable = True
 
 
 def when_ready(server):

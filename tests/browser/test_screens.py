@@ -298,6 +298,11 @@ def test_signed_out_the_menu_shows_only_what_can_be_used(site, app):
         expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
     page.get_by_role("link", name="pagesite").click()
     expect(page).to_have_url(re.compile("/signin$"))
+    # An error page reached without an account (a public attachment link
+    # gone bad) offers sign-in, not screens that would only redirect there.
+    page.goto(site.url + "/links/attachments/not-a-valid-token")
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("link", name="Back to Compose")).to_have_count(0)
 
 
 # A time that a daylight-saving change skips is not moved silently: the user is asked first.
