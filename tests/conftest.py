@@ -226,6 +226,16 @@ def outbox(test_env):
     return lambda: read_outbox(test_env["PAGESITE_STUB_OUTBOX"])
 
 
+@pytest.fixture
+def receiver():
+    """A real webhook receiver on 127.0.0.1 that verifies signatures with a fresh secret."""
+    from webhook_receiver import Receiver, new_secret
+
+    r = Receiver(secret=new_secret())
+    yield r
+    r.close()
+
+
 class Processes:
     """Real worker, scheduler and web processes, stopped at the end of the test."""
 

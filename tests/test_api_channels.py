@@ -1,22 +1,8 @@
 """/api/channels, POST /api/pages/{id}/schedules and channel_id on schedules, with a real webhook receiver."""
 
-import base64
-import os
-
 import pytest
 
 from webhook_receiver import Receiver
-
-
-def new_secret():
-    return "whsec_" + base64.b64encode(os.urandom(32)).decode()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver(secret=new_secret())
-    yield r
-    r.close()
 
 
 def connect(client, receiver, name="My site"):

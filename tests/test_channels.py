@@ -2,9 +2,7 @@
 verifies signatures with the standardwebhooks library), encryption and key
 rotation, default channel, limits, and publishing through real workers."""
 
-import base64
 import hashlib
-import os
 import time
 import urllib.error
 import urllib.request
@@ -15,20 +13,9 @@ from sqlalchemy import select, text
 from conftest import wait_until
 from helpers import png_bytes
 from scheduling_helpers import get, in_app, logs_for, wait_ready
-from webhook_receiver import Receiver
+from webhook_receiver import Receiver, new_secret
 
 pytestmark = pytest.mark.usefixtures("bind_app")
-
-
-def new_secret():
-    return "whsec_" + base64.b64encode(os.urandom(32)).decode()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver(secret=new_secret())
-    yield r
-    r.close()
 
 
 def connect_webhook(receiver, name="My site", secret=None):

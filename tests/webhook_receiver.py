@@ -1,12 +1,19 @@
 """A real HTTP receiver for webhook tests, on 127.0.0.1, that verifies every
 request's signature with the ``standardwebhooks`` library (not our code)."""
 
+import base64
 import hashlib
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+
+def new_secret():
+    """A signing secret in the Standard Webhooks format."""
+    return "whsec_" + base64.b64encode(os.urandom(32)).decode()
 
 
 class Receiver:
