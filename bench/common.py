@@ -195,10 +195,12 @@ def seed_schedules(app, rows, text="pagesite benchmark page"):
     with Core bulk inserts; returns the schedule ids in order."""
     from pagesite.extensions import db
     from pagesite.models import Page, Schedule
+    from pagesite.services.channels import default_channel
     from pagesite.timeutil import utcnow
 
     now = utcnow()
     with app.app_context():
+        channel_id = default_channel().id  # the built-in stub channel of a fresh install
         with db.engine.begin() as connection:
             first = connection.execute(sqlalchemy.select(sqlalchemy.func.max(Page.id))).scalar() or 0
             batch = 5000
@@ -209,7 +211,8 @@ def seed_schedules(app, rows, text="pagesite benchmark page"):
                      "updated_at": now} for n in range(len(chunk))
                 ])
                 connection.execute(sqlalchemy.insert(Schedule), [
-                    {"page_id": first + start + n + 1, "provider": "stub", "scheduled_at": when, "status": status,
+                    {"page_id": first + start + n + 1, "channel_id": channel_id, "provider": "stub",
+                     "scheduled_at": when, "status": status,
                      "attempts": 0 if status == "queued" else 1, "attempt_limit": 5, "created_at": now,
                      "updated_at": now,
                      "published_at": when + timedelta(seconds=1) if status == "published" else None}
