@@ -133,18 +133,22 @@ def get_scheduler(connection=None):
     return scheduler
 
 
-def register_reconciler(scheduler):
-    interval = max(1, int(current_app.config["RECONCILE_INTERVAL"]))
+def _register_periodic(scheduler, func, job_id, interval, timeout):
     scheduler.schedule(
         scheduled_time=utcnow(),
-        func=RECONCILE,
+        func=func,
         interval=interval,
         repeat=None,
-        id=RECONCILE_JOB_ID,
-        timeout=max(60, interval * 4),
+        id=job_id,
+        timeout=timeout,
         result_ttl=interval * 10,  # longer than the interval, or the job can vanish
         queue_name=current_app.config["QUEUE"],
     )
+
+
+def register_reconciler(scheduler):
+    interval = max(1, int(current_app.config["RECONCILE_INTERVAL"]))
+    _register_periodic(scheduler, RECONCILE, RECONCILE_JOB_ID, interval, timeout=max(60, interval * 4))
 
 
 def register_refresher(scheduler):
@@ -152,16 +156,8 @@ def register_refresher(scheduler):
     job itself picks the channels whose account and limits are older than CHANNEL_REFRESH_SECONDS,
     so a scheduler restarted often still refreshes each channel once a day, no more."""
     interval = max(1, min(REFRESH_CHECK_SECONDS, int(current_app.config["CHANNEL_REFRESH_SECONDS"])))
-    scheduler.schedule(
-        scheduled_time=utcnow(),
-        func=REFRESH,
-        interval=interval,
-        repeat=None,
-        id=REFRESH_JOB_ID,
-        timeout=max(300, 2 * int(current_app.config["PUBLISH_TIMEOUT"]) + 60),
-        result_ttl=interval * 10,  # longer than the interval, or the job can vanish
-        queue_name=current_app.config["QUEUE"],
-    )
+    _register_periodic(scheduler, REFRESH, REFRESH_JOB_ID, interval,
+                       timeout=max(300, 2 * int(current_app.config["PUBLISH_TIMEOUT"]) + 60))
 
 
 def enqueue_now(schedule, connection=None):

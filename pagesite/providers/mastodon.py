@@ -110,8 +110,9 @@ def exchange_code(instance_url, client_id, client_secret, redirect_uri, code, co
 class MastodonProvider(Provider):
     name = "mastodon"
     label = "Mastodon"
-    description = ("Posts to any Mastodon instance with an access token: on your instance, Preferences → "
-                   "Development → New application, scopes " + SCOPES + ", then copy “Your access token”.")
+    description = ("Posts to any Mastodon instance. Sign in through the instance (below), or paste an access "
+                   "token: on your instance, Preferences → Development → New application, scopes " + SCOPES +
+                   ", then copy “Your access token”.")
     settings_schema = {
         "type": "object",
         "required": ["instance_url"],
