@@ -33,6 +33,7 @@ DEFAULTS = {
     "BASE_URL": None,  # absolute base of links handed to others (attachment links); default http://127.0.0.1:PORT
     "ATTACHMENT_LINK_SECONDS": 86400,  # how long a signed attachment link in a webhook works
     "WEBHOOK_TIMEOUT": 10,  # seconds a webhook receiver may take to answer
+    "CHANNEL_REFRESH_SECONDS": 86400,  # how often a network channel's account and limits are read again
     # Publishing
     "PUBLISH_MAX_ATTEMPTS": 5,
     "PUBLISH_TIMEOUT": 30,  # seconds a provider call may take; then its outcome is unknown and it is retried
@@ -92,6 +93,8 @@ def load(app, test_config=None):
     config.setdefault("UPLOAD_DIR", None)
     config["UPLOAD_DIR"] = config["UPLOAD_DIR"] or os.path.join(app.instance_path, "uploads")
     config["STUB_OUTBOX"] = config["STUB_OUTBOX"] or os.path.join(app.instance_path, "stub_outbox.jsonl")
+    # Signing in through a network needs the address people really use (its redirect comes back there).
+    config["BASE_URL_GIVEN"] = bool(config["BASE_URL"])
     config["BASE_URL"] = (config["BASE_URL"] or f"http://127.0.0.1:{os.environ.get('PORT', '5000')}").rstrip("/")
     # The whole request may carry one video plus form fields; per-kind limits are
     # enforced while streaming, this is the outer bound that answers 413 early.
@@ -157,6 +160,7 @@ RULES = {
     "BASE_URL": (lambda v: isinstance(v, str) and v.startswith(("http://", "https://")), "an http:// or https:// URL"),
     "ATTACHMENT_LINK_SECONDS": _at_least(1, unit=" of seconds"),
     "WEBHOOK_TIMEOUT": _above_zero(),
+    "CHANNEL_REFRESH_SECONDS": _at_least(1, unit=" of seconds"),
     "PUBLISH_MAX_ATTEMPTS": _at_least(1),
     "PUBLISH_TIMEOUT": _above_zero(),
     "PUBLISH_NOW_WAIT": _above_zero(),

@@ -7,7 +7,7 @@ outside. ``queueing`` names these functions by their import path.
 
 from rq import get_current_job
 
-from .services import publishing
+from .services import channels, publishing
 
 
 def publish(schedule_id):
@@ -18,6 +18,11 @@ def publish(schedule_id):
 def reconcile():
     """Job: bring back lost work and rescue schedules whose worker died."""
     return publishing.reconcile()
+
+
+def refresh_channels():
+    """Job: read each network channel's account and limits again once they are a day old."""
+    return channels.refresh_due()
 
 
 def claimer_id():

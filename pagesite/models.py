@@ -89,6 +89,8 @@ class Channel(db.Model):
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # When the account and limits were last read from the network (connecting, or the daily refresh).
+    refreshed_at: Mapped[object | None] = mapped_column(UTCDateTime)
 
     @property
     def label(self):
@@ -161,10 +163,29 @@ class PublishLog(db.Model):
     url: Mapped[str | None] = mapped_column(String(2048))
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+    # What the provider said the user should know ("image 1 was scaled down to fit"), a list of sentences.
+    notes: Mapped[list] = mapped_column(JSON, default=list, server_default=sql_text("'[]'"))
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
 
     channel: Mapped[Channel | None] = relationship(lazy="joined")
     schedule: Mapped["Schedule | None"] = relationship(viewonly=True)
+
+
+class MastodonApp(db.Model):
+    """pagesite registered as an app on one Mastodon instance, for signing in there.
+
+    Registered once per instance and redirect URI (``POST /api/v1/apps``) and
+    reused by every sign-in; the client secret is encrypted like channel credentials.
+    """
+
+    __tablename__ = "mastodon_apps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_url: Mapped[str] = mapped_column(String(255), unique=True)  # normalised: https://host
+    redirect_uri: Mapped[str] = mapped_column(String(2048))  # what it was registered with
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class User(db.Model):

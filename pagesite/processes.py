@@ -82,6 +82,7 @@ def run_scheduler(burst=False):
     with app.app_context():
         scheduler = queueing.get_scheduler(get_redis())
         queueing.register_reconciler(scheduler)
+        queueing.register_refresher(scheduler)
         log.info("scheduler polling every %s s", app.config["SCHEDULER_INTERVAL"])
         scheduler.run(burst=burst)
 

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 PUBLISH = "pagesite.jobs.publish"
 RECONCILE = "pagesite.jobs.reconcile"
 RECONCILE_JOB_ID = "pagesite-reconcile"
+REFRESH = "pagesite.jobs.refresh_channels"
+REFRESH_JOB_ID = "pagesite-refresh-channels"
+REFRESH_CHECK_SECONDS = 3600  # how often the refresh job looks for channels due (each is due once a day)
 LIVE_STATUSES = {b"scheduled", b"queued", b"started", b"deferred"}
 
 
@@ -92,6 +95,8 @@ class PagesiteScheduler(Scheduler):
         # without persistence): it is what brings every other job back.
         if RECONCILE_JOB_ID not in self:
             register_reconciler(self)
+        if REFRESH_JOB_ID not in self:
+            register_refresher(self)
         due = self.get_jobs_to_queue()
         extended = time.monotonic()
         for job in due:
@@ -128,18 +133,31 @@ def get_scheduler(connection=None):
     return scheduler
 
 
-def register_reconciler(scheduler):
-    interval = max(1, int(current_app.config["RECONCILE_INTERVAL"]))
+def _register_periodic(scheduler, func, job_id, interval, timeout):
     scheduler.schedule(
         scheduled_time=utcnow(),
-        func=RECONCILE,
+        func=func,
         interval=interval,
         repeat=None,
-        id=RECONCILE_JOB_ID,
-        timeout=max(60, interval * 4),
+        id=job_id,
+        timeout=timeout,
         result_ttl=interval * 10,  # longer than the interval, or the job can vanish
         queue_name=current_app.config["QUEUE"],
     )
+
+
+def register_reconciler(scheduler):
+    interval = max(1, int(current_app.config["RECONCILE_INTERVAL"]))
+    _register_periodic(scheduler, RECONCILE, RECONCILE_JOB_ID, interval, timeout=max(60, interval * 4))
+
+
+def register_refresher(scheduler):
+    """The channel refresh job: hourly (or as often as channels fall due, when that is shorter); the
+    job itself picks the channels whose account and limits are older than CHANNEL_REFRESH_SECONDS,
+    so a scheduler restarted often still refreshes each channel once a day, no more."""
+    interval = max(1, min(REFRESH_CHECK_SECONDS, int(current_app.config["CHANNEL_REFRESH_SECONDS"])))
+    _register_periodic(scheduler, REFRESH, REFRESH_JOB_ID, interval,
+                       timeout=max(300, 2 * int(current_app.config["PUBLISH_TIMEOUT"]) + 60))
 
 
 def enqueue_now(schedule, connection=None):

@@ -262,7 +262,7 @@ class Processes:
         return self.start(sys.executable, "worker.py", "schedule", env=env, name="scheduler")
 
     def web(self, env=None):
-        port = free_port()
+        port = int((env or {}).get("PORT") or free_port())  # a PORT given lets PAGESITE_BASE_URL name it first
         proc = self.start(
             sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
             "--threads", "4", "wsgi:app", env=env, name="web",

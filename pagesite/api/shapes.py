@@ -312,6 +312,8 @@ class PublishLog(Output):
     external_id: Optional[str] = Field(description="The provider's id for the post.")
     url: Optional[str] = Field(description="The post's address at the provider.")
     error: Optional[str] = Field(description="Why the attempt failed.")
+    notes: list[str] = Field(description="What the provider said you should know about the post, like an image "
+                                         "scaled down to fit the network's size limit.")
     duration_ms: Optional[int] = Field(ge=0, description="How long the provider took.")
     created_at: Timestamp = when("When the attempt ended")
 

@@ -187,6 +187,12 @@ class Provider:
         """
         raise NotImplementedError
 
+    def refresh(self) -> Connection | None:
+        """The account and limits as the network reports them now, for the daily refresh; None when this
+        provider has nothing to refresh. Raise AuthenticationError only when the network refused the
+        credentials (the channel then needs reconnecting); any other error keeps what is stored."""
+        return None
+
     def count_characters(self, text) -> int:
         """The length of ``text`` as this network counts it."""
         return len(text)

@@ -135,6 +135,19 @@ class BlueskyProvider(Provider):
             account=Account(handle=handle, url=f"https://bsky.app/profile/{handle}"),
             limits=self.default_limits(), credentials=credentials, settings=settings)
 
+    def refresh(self):
+        """The handle again (it can change) through the stored session, refreshed when it expired:
+        one cheap call (``com.atproto.server.getSession``)."""
+        with self._client() as client:
+            response = self._call(client, "GET", "com.atproto.server.getSession")
+            _raise_for(response, "reading the account")
+            session = response.json()
+        self.channel.credentials.update({"did": session["did"], "handle": session["handle"]})
+        handle = session["handle"]
+        return Connection(account=Account(handle=handle, url=f"https://bsky.app/profile/{handle}"),
+                          limits=self.default_limits(), credentials=self.channel.credentials,
+                          settings=self.channel.settings)
+
     def _client(self):
         timeout = float(self.config.get("PUBLISH_TIMEOUT", 30))
         return httpx.Client(base_url=self.service_url, timeout=httpx.Timeout(max(2.0, timeout / 3), connect=5.0),

@@ -110,8 +110,9 @@ def exchange_code(instance_url, client_id, client_secret, redirect_uri, code, co
 class MastodonProvider(Provider):
     name = "mastodon"
     label = "Mastodon"
-    description = ("Posts to any Mastodon instance with an access token: on your instance, Preferences → "
-                   "Development → New application, scopes " + SCOPES + ", then copy “Your access token”.")
+    description = ("Posts to any Mastodon instance. Sign in through the instance (below), or paste an access "
+                   "token: on your instance, Preferences → Development → New application, scopes " + SCOPES +
+                   ", then copy “Your access token”.")
     settings_schema = {
         "type": "object",
         "required": ["instance_url"],
@@ -175,21 +176,37 @@ class MastodonProvider(Provider):
             _raise_for(response, "reading the account")
             account = response.json()
             instance = self._instance(client)
-        domain = urlsplit(self.instance_url).netloc
         credentials = {**self.channel.credentials, "account_id": account["id"]}
-        return Connection(
-            account=Account(handle=f"@{account['acct']}@{domain}" if "@" not in account["acct"]
-                            else f"@{account['acct']}", display_name=account.get("display_name") or None,
-                            avatar_url=account.get("avatar"), url=account.get("url")),
-            limits=_limits(instance), credentials=credentials, settings=settings)
+        return Connection(account=self._account(account), limits=_limits(instance or {}),
+                          credentials=credentials, settings=settings)
+
+    def refresh(self):
+        """The account and the instance's limits again, with the stored token; limits the instance
+        did not answer for are kept as stored (not replaced by the fallback)."""
+        with self._client() as client:
+            response = _request(client, "GET", "/api/v1/accounts/verify_credentials")
+            _raise_for(response, "reading the account")
+            account = response.json()
+            instance = self._instance(client)
+        if instance is None:
+            raise TransientError(f"{self.instance_url} did not say what its limits are; kept the stored ones.")
+        return Connection(account=self._account(account), limits=_limits(instance),
+                          credentials=self.channel.credentials, settings=self.channel.settings)
+
+    def _account(self, account):
+        domain = urlsplit(self.instance_url).netloc
+        return Account(handle=f"@{account['acct']}@{domain}" if "@" not in account["acct"]
+                       else f"@{account['acct']}", display_name=account.get("display_name") or None,
+                       avatar_url=account.get("avatar"), url=account.get("url"))
 
     def _instance(self, client):
-        """The instance's limits, from /api/v2/instance (or v1 on older servers), flattened."""
+        """The instance's limits, from /api/v2/instance (or v1 on older servers), flattened;
+        None when neither answered."""
         for path in ("/api/v2/instance", "/api/v1/instance"):
             try:
                 response = client.get(path)
             except httpx.HTTPError:
-                return {}
+                return None
             if response.status_code == 200 and _is_json(response):
                 config = response.json().get("configuration") or {}
                 statuses, media = config.get("statuses") or {}, config.get("media_attachments") or {}
@@ -198,7 +215,7 @@ class MastodonProvider(Provider):
                          **{k: media[k] for k in ("supported_mime_types", "image_size_limit", "video_size_limit",
                                                   "description_limit", "image_matrix_limit") if k in media}}
                 return found
-        return {}
+        return None
 
     def _client(self):
         timeout = float(self.config.get("PUBLISH_TIMEOUT", 30))

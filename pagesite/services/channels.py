@@ -9,9 +9,10 @@ once (a webhook secret).
 
 import logging
 from dataclasses import asdict
+from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from .. import encryption, queueing
 from ..errors import Conflict, NotFound, ValidationFailed
@@ -199,16 +200,24 @@ def _apply(channel, connection):
     channel.limits = connection.limits.to_dict()
     channel.status = "connected"
     channel.last_error = None
+    channel.refreshed_at = utcnow()
 
 
-def create_channel(provider, name, settings=None, credentials=None):
-    """Verify the account with the provider, then store it; (channel, secrets shown once)."""
+def check_new(provider, name, settings, credentials=None):
+    """(provider class, name, settings, credentials) of a channel to connect, each checked against the
+    provider's schemas (credentials only when given); one 422 naming every wrong field."""
     cls = _check_provider(provider)
     name, settings, credentials = collect_errors(
         lambda: _check_name(name),
         lambda: _check_fields(settings, cls.settings_schema, "settings"),
-        lambda: _check_fields(credentials, cls.credentials_schema, "credentials"),
+        lambda: None if credentials is None else _check_fields(credentials, cls.credentials_schema, "credentials"),
     )
+    return cls, name, settings, credentials
+
+
+def create_channel(provider, name, settings=None, credentials=None):
+    """Verify the account with the provider, then store it; (channel, secrets shown once)."""
+    cls, name, settings, credentials = check_new(provider, name, settings, {} if credentials is None else credentials)
     connection = _connect(ChannelData(id=None, provider=provider, name=name, settings=settings,
                                       credentials=dict(credentials)))
     channel = Channel(provider=provider, name=name)
@@ -292,6 +301,57 @@ def delete_channel(channel_id):
     for job_id in job_ids:
         queueing.withdraw(job_id)
     return channel
+
+
+# The daily refresh (a periodic job: see queueing.register_refresher)
+
+def refresh_due(now=None):
+    """Read again, from the network, the account and limits of each connected channel not refreshed for
+    CHANNEL_REFRESH_SECONDS; {"refreshed", "unchanged", "failed", "needs_attention"} counts.
+
+    Only a refused credential marks a channel ``needs_attention``; an unreachable
+    network, a 5xx or a rate limit keep what is stored and are tried again next
+    time. Each channel is its own transaction: one slow network delays, never undoes, the rest.
+    """
+    now = now or utcnow()
+    due_before = now - timedelta(seconds=int(current_app.config["CHANNEL_REFRESH_SECONDS"]))
+    ids = db.session.scalars(select(Channel.id).where(
+        Channel.deleted_at.is_(None), Channel.status == "connected",
+        or_(Channel.refreshed_at.is_(None), Channel.refreshed_at <= due_before)).order_by(Channel.id)).all()
+    counts = dict.fromkeys(("refreshed", "unchanged", "failed", "needs_attention"), 0)
+    for channel_id in ids:
+        counts[_refresh(channel_id)] += 1
+    return counts
+
+
+def _refresh(channel_id):
+    channel = db.session.get(Channel, channel_id)
+    data = channel_data(channel)
+    before = dict(data.credentials)
+    try:
+        connection = get_provider(data, current_app.config).refresh()
+    except AuthenticationError as e:
+        mark_needs_attention(channel_id, str(e))
+        db.session.commit()
+        log.warning("channel %s needs attention after its refresh: %s", channel_id, e)
+        return "needs_attention"
+    except Exception as e:  # a provider error or a bug: keep what is stored, try again next time
+        db.session.rollback()
+        log.warning("channel %s was not refreshed (kept its stored limits): %s", channel_id, e)
+        return "failed"
+    now = utcnow()
+    values = {"refreshed_at": now}
+    if connection is not None:
+        values.update(account={k: v for k, v in asdict(connection.account).items() if v is not None},
+                      limits=connection.limits.to_dict(), updated_at=now)
+        if connection.credentials != before:  # a session the provider refreshed on the way
+            values["credentials_encrypted"] = encryption.encrypt(connection.credentials)
+    # Only while it is still connected: a publish that found the credentials refused meanwhile wins.
+    db.session.execute(update(Channel).where(Channel.id == channel_id, Channel.status == "connected",
+                                             Channel.deleted_at.is_(None))
+                       .values(**values).execution_options(synchronize_session=False))
+    db.session.commit()
+    return "refreshed" if connection is not None else "unchanged"
 
 
 # Used by publishing, inside its own transaction (no commit here).

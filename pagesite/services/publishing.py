@@ -197,6 +197,7 @@ def _finish(claimed, result, error, duration_ms, credentials=None):
     mine = (Schedule.id == claimed.id, Schedule.attempts == attempt)
     if result is not None:
         entry.status, entry.external_id, entry.url = "published", result.external_id, result.url
+        entry.notes = [str(note) for note in result.notes]
         outcome = "published"
         # No status condition: if the reconciler already requeued this attempt,
         # the provider still published it, and that is the truth to record.

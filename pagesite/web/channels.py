@@ -6,12 +6,14 @@ Fields are named as the service reports errors (``settings.url``,
 ``credentials.secret``), so each message lands next to its field.
 """
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 
 from ..errors import Conflict, ValidationFailed
 from ..providers import provider_class, provider_names
-from ..services import channels
+from ..services import channels, mastodon_signin
 from . import bp
+
+SIGNIN_KEY = "mastodon_signin"  # the sign-in under way, in the signed session
 
 ICONS = {"stub": "S", "webhook": "W", "mastodon": "M", "bluesky": "B"}
 
@@ -47,6 +49,13 @@ def _posted(cls, form):
     return form.get("name", ""), settings, {k: v for k, v in credentials.items() if v}
 
 
+def _refill(cls, name, settings, credentials=None):
+    """What the connect form shows again after an error: everything typed except secrets."""
+    secret = {k for k, spec in cls.credentials_schema.get("properties", {}).items() if spec.get("secret")}
+    return {"name": name, "settings": settings,
+            "credentials": {k: v for k, v in (credentials or {}).items() if k not in secret}}
+
+
 def _render(status=200, **context):
     context.setdefault("connect_errors", {})
     context.setdefault("connect_values", {})
@@ -74,8 +83,36 @@ def connect_channel():
         channel, revealed = channels.create_channel(provider, name, settings, credentials)
     except ValidationFailed as e:
         return _render(422, open_provider=provider, connect_errors=e.errors,
-                       connect_values={"name": name, "settings": settings})
+                       connect_values=_refill(cls, name, settings, credentials))
     return _render(201, connected=channel, revealed=revealed)
+
+
+@bp.post("/settings/channels/mastodon/signin")
+def mastodon_signin_start():
+    """Register with the instance (once), then offer the way there. Not a redirect: the page's
+    Content-Security-Policy (form-action 'self') stops a form submission from leaving the site."""
+    cls = provider_class("mastodon")
+    name, settings, _ = _posted(cls, request.form)
+    try:
+        address, pending = mastodon_signin.start(name, settings)
+    except ValidationFailed as e:
+        return _render(422, open_provider=cls.name, connect_errors=e.errors,
+                       connect_values=_refill(cls, name, settings))
+    session[SIGNIN_KEY] = pending
+    return render_template("web/channel_signin.html", address=address, instance_url=pending["instance_url"])
+
+
+@bp.get(mastodon_signin.CALLBACK_PATH)
+def mastodon_signin_callback():
+    """Where the instance sends the browser back, with a code (or the reason there is none)."""
+    pending = session.pop(SIGNIN_KEY, None)
+    try:
+        channel, _ = mastodon_signin.finish(pending, request.args)
+    except ValidationFailed as e:
+        values = _refill(provider_class("mastodon"), pending["name"], pending["settings"]) if pending else {}
+        return _render(422, open_provider="mastodon", connect_errors=e.errors, connect_values=values)
+    flash(f"{channel.label} is connected.", "success")
+    return redirect(url_for(".channel_list", _anchor=f"channel-{channel.id}"))
 
 
 @bp.post("/settings/channels/<int:channel_id>/test")

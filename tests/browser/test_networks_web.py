@@ -26,7 +26,11 @@ def test_connect_bluesky_and_mastodon_and_publish_to_both(site, workers, app, pd
     page.locator("#connect-bluesky-credentials-app_password").fill(author.password)
     page.get_by_role("button", name="Connect Bluesky").click()
     expect(page.locator("#connect-bluesky-credentials-app_password-error")).to_contain_text("account password")
-    page.locator("#connect-bluesky-credentials-identifier").fill(author.handle)  # credentials are not refilled
+    # What was typed is kept, except the password.
+    expect(page.locator("#connect-bluesky-name")).to_have_value("My Bluesky")
+    expect(page.locator("#connect-bluesky-settings-service_url")).to_have_value(pds.url)
+    expect(page.locator("#connect-bluesky-credentials-identifier")).to_have_value(author.handle)
+    expect(page.locator("#connect-bluesky-credentials-app_password")).to_have_value("")
     page.locator("#connect-bluesky-credentials-app_password").fill(author.app_password)
     page.get_by_role("button", name="Connect Bluesky").click()
     expect(page.locator("tr", has_text="My Bluesky")).to_contain_text(author.handle)
@@ -70,3 +74,21 @@ def test_connect_bluesky_and_mastodon_and_publish_to_both(site, workers, app, pd
     site.screenshot("page-bluesky-mastodon", page)
     [record] = pds.list_records(author.did)
     assert record["value"]["text"] == text
+
+
+def test_a_refused_mastodon_token_keeps_what_was_typed_but_the_token(site, mastodon_mock):
+    page = site.open(path="/settings/channels")
+    page.locator("#connect-mastodon summary").click()
+    page.locator("#connect-mastodon-name").fill("Typed once")
+    page.locator("#connect-mastodon-settings-instance_url").fill(mastodon_mock.url)
+    page.locator("#connect-mastodon-settings-visibility").fill("unlisted")
+    page.locator("#connect-mastodon-settings-language").fill("de")
+    page.locator("#connect-mastodon-credentials-access_token").fill("not-a-real-token")
+    page.get_by_role("button", name="Connect Mastodon").click()
+    expect(page.locator("#connect-mastodon-credentials-access_token-error")).to_contain_text("refused this access token")
+    expect(page.locator("#connect-mastodon [role=alert]")).to_be_focused()
+    for field, value in (("name", "Typed once"), ("settings-instance_url", mastodon_mock.url),
+                         ("settings-visibility", "unlisted"), ("settings-language", "de"),
+                         ("credentials-access_token", "")):
+        expect(page.locator(f"#connect-mastodon-{field}")).to_have_value(value)
+    assert "not-a-real-token" not in page.content()  # a secret is never sent back

@@ -55,6 +55,8 @@ class MastodonShaped:
         self.statuses = []
         self.idempotency = {}  # key -> (status, stored_at)
         self.rate_limited = 0  # next N requests answer 429
+        self.failing = None  # an HTTP status every request answers with (an instance having a bad day)
+        self.token = TOKEN  # the access token it accepts; tests change it to revoke the old one
         self.requests = []  # (method, path, status) as served
         self.lock = threading.Lock()
         self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
@@ -82,9 +84,11 @@ class MastodonShaped:
 
     def route(self, request):
         path, method = request.path, request.method
+        if self.failing:
+            return self.json({"error": "Something went wrong"}, self.failing)
         if path == "/api/v2/instance":
             return self.json({"domain": "shaped.test", "version": "4.4.0", "configuration": self.config})
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
             return self.json({"error": "The access token is invalid"}, 401)
         if self.rate_limited:
             self.rate_limited -= 1

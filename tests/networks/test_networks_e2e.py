@@ -198,3 +198,33 @@ def test_a_mastodon_channel_reconnects_with_new_settings(app, mastodon_mock):
         assert channel.settings == {"instance_url": mastodon_mock.url, "visibility": "unlisted", "language": "de"}
         assert channel.limits["characters_reserved_per_url"] == 23
         assert channels.count_characters(channel, "https://example.com/" + "x" * 50) == 23
+
+
+def test_a_scaled_down_image_is_noted_in_the_publish_log_api_and_page(app, processes, pds, client, user):
+    from pagesite.services import attachments, pages
+
+    author = pds.create_account()
+    channel_id = connect("bluesky", {"service_url": pds.url},
+                         {"identifier": author.handle, "app_password": author.app_password})
+    processes.scheduler()
+    processes.worker()
+    wait_ready(1)
+    with in_app():
+        large = attachments.upload(io.BytesIO(image_bytes(1400, 1000, noise=True)), "noise.png", "Grey static")
+        page_id = pages.create_page("Static, scaled", [large.id]).id
+    [schedule_id] = schedule_on(page_id, [channel_id])
+    wait_until(lambda: get(schedule_id).status in ("published", "failed"), timeout=60, message="an outcome")
+    assert get(schedule_id).status == "published", get(schedule_id).last_error
+
+    [entry] = client.get(f"/api/pages/{page_id}/logs").get_json()["items"]
+    [note] = entry["notes"]
+    assert "noise.png" in note and "at most 1,000,000" in note
+    [record] = pds.list_records(author.did)
+    [image] = record["value"]["embed"]["images"]
+    assert image["image"]["size"] <= 1_000_000  # the note tells the truth
+
+    web = app.test_client()
+    with web.session_transaction() as session:
+        session["user_id"] = user.id
+    detail = web.get(f"/pages/{page_id}").get_data(as_text=True)
+    assert "data-log-notes" in detail and "noise.png" in detail and "at most 1,000,000" in detail
