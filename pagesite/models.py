@@ -51,7 +51,18 @@ class Page(db.Model):
 
     @property
     def attachments(self):
-        return [link.attachment for link in self.page_attachments]
+        """The page's files in order, each with this page's description."""
+        return [PageFile(link.attachment, link.alt_text) for link in self.page_attachments]
+
+
+class PageFile:
+    """A file as one page uses it: the upload's details, the page's own ``alt_text``."""
+
+    def __init__(self, asset, alt_text):
+        self._asset, self.alt_text = asset, alt_text
+
+    def __getattr__(self, name):
+        return getattr(self._asset, name)
 
 
 class PageAttachment(db.Model):
@@ -102,6 +113,12 @@ class Channel(db.Model):
         return f"{self.name} ({handle})" if handle and handle != self.name else self.name
 
 
+def _first_attempt(context):
+    """A new queued schedule is first tried at the time chosen for it."""
+    values = context.get_current_parameters()
+    return values.get("scheduled_at") if values.get("status", "queued") == "queued" else None
+
+
 class Schedule(db.Model):
     __tablename__ = "schedules"
     __table_args__ = (
@@ -128,7 +145,7 @@ class Schedule(db.Model):
     # The time the user chose; only the user changes it.
     scheduled_at: Mapped[object] = mapped_column(UTCDateTime)
     # When the worker tries next (the chosen time, then backoff, rescue or retry); None unless queued.
-    next_attempt_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[object | None] = mapped_column(UTCDateTime, default=_first_attempt)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Attempts allowed before giving up; a manual retry raises it.

@@ -234,7 +234,7 @@ def poll_seconds(shown):
     active = [s for s in shown if s.status in ACTIVE_STATUSES]
     if not active:
         return None
-    if any(s.status == "publishing" or (s.scheduled_at - now).total_seconds() <= SOON_SECONDS for s in active):
+    if any(s.status == "publishing" or (s.next_attempt_at - now).total_seconds() <= SOON_SECONDS for s in active):
         return FAST_POLL_SECONDS
     return SLOW_POLL_SECONDS
 
