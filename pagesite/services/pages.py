@@ -219,51 +219,51 @@ def update_page(page_id, text=None, attachment_ids=None, attachments=None):
     problems = [m for channel in queued for m in channels.limit_problems(channel, data)]
     if problems:
         raise ValidationFailed({"text": problems})
-    db.session.rollback()  # end the reads: the change starts with its write
+    links = [{"page_id": page.id, "attachment_id": asset.id, "alt_text": alt, "position": n}
+             for n, (asset, alt) in enumerate(files)]
+    page_id = page.id
+    db.session.rollback()  # end the reads (touch no loaded object after this): the change starts with its write
 
-    now = utcnow()
     found = db.session.execute(
-        update(Page).where(Page.id == page.id, Page.deleted_at.is_(None)).values(updated_at=now)
+        update(Page).where(Page.id == page_id, Page.deleted_at.is_(None)).values(updated_at=utcnow())
         .execution_options(synchronize_session=False))
     if found.rowcount != 1:
         db.session.rollback()
         raise NotFound(f"Page {page_id} was deleted.")
-    busy = _publishing(page.id)
+    busy = _publishing(page_id)
     if busy is not None:
         db.session.rollback()
-        raise _still_publishing(page.id, busy, "edit it")
-    db.session.execute(update(Page).where(Page.id == page.id).values(text=new_text)
+        raise _still_publishing(page_id, busy, "edit it")
+    db.session.execute(update(Page).where(Page.id == page_id).values(text=new_text)
                        .execution_options(synchronize_session=False))
-    db.session.execute(delete(PageAttachment).where(PageAttachment.page_id == page.id)
+    db.session.execute(delete(PageAttachment).where(PageAttachment.page_id == page_id)
                        .execution_options(synchronize_session=False))
-    if files:  # plain rows: the session may still hold the old links under the same keys
-        db.session.execute(insert(PageAttachment), [
-            {"page_id": page.id, "attachment_id": asset.id, "alt_text": alt, "position": n}
-            for n, (asset, alt) in enumerate(files)])
+    if links:  # plain rows: the session may still hold the old links under the same keys
+        db.session.execute(insert(PageAttachment), links)
     db.session.commit()
-    return _reload(page.id)
+    return _reload(page_id)
 
 
 def delete_page(page_id):
     """Delete a page: its queued schedules are canceled and it leaves every list;
     a page with published history stays readable by id. A 409 while publishing."""
     page = live_page(page_id)
-    queued = [s for s in page.schedules if s.status == "queued"]
-    job_ids = [queueing.publish_job_id(s) for s in queued]
-    db.session.rollback()  # end the reads: the change starts with its write
+    page_id = page.id
+    job_ids = [queueing.publish_job_id(s) for s in page.schedules if s.status == "queued"]
+    db.session.rollback()  # end the reads (touch no loaded object after this): the change starts with its write
 
     now = utcnow()
     # Cancel first, then look: a claim that got in before the cancel shows as publishing.
     db.session.execute(
-        update(Schedule).where(Schedule.page_id == page.id, Schedule.status == "queued")
+        update(Schedule).where(Schedule.page_id == page_id, Schedule.status == "queued")
         .values(status="canceled", next_attempt_at=None, updated_at=now)
         .execution_options(synchronize_session=False))
-    busy = _publishing(page.id)
+    busy = _publishing(page_id)
     if busy is not None:
         db.session.rollback()
-        raise _still_publishing(page.id, busy, "delete it")
+        raise _still_publishing(page_id, busy, "delete it")
     found = db.session.execute(
-        update(Page).where(Page.id == page.id, Page.deleted_at.is_(None)).values(deleted_at=now, updated_at=now)
+        update(Page).where(Page.id == page_id, Page.deleted_at.is_(None)).values(deleted_at=now, updated_at=now)
         .execution_options(synchronize_session=False))
     db.session.commit()
     if found.rowcount != 1:
