@@ -38,7 +38,7 @@ def _instruments():
     return {
         "publishes": Counter("pagesite_publishes", "Publish attempts by provider and outcome "
                              "(published, retrying, failed, lost).", ["provider", "outcome"]),
-        "lateness": Histogram("pagesite_publish_lateness_seconds", "From a schedule's time to its claim.",
+        "lateness": Histogram("pagesite_publish_lateness_seconds", "From the time an attempt was due to its claim.",
                               ["provider"], buckets=LATENESS_BUCKETS),
         "calls": Histogram("pagesite_provider_call_seconds", "Duration of provider calls.", ["provider"],
                            buckets=CALL_BUCKETS),

@@ -39,6 +39,8 @@ class Page(db.Model):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # A deleted page keeps its row, so its published history stays readable.
+    deleted_at: Mapped[object | None] = mapped_column(UTCDateTime)
 
     page_attachments: Mapped[list["PageAttachment"]] = relationship(
         back_populates="page", order_by="PageAttachment.position", cascade="all, delete-orphan"
@@ -49,7 +51,18 @@ class Page(db.Model):
 
     @property
     def attachments(self):
-        return [link.attachment for link in self.page_attachments]
+        """The page's files in order, each with this page's description."""
+        return [PageFile(link.attachment, link.alt_text) for link in self.page_attachments]
+
+
+class PageFile:
+    """A file as one page uses it: the upload's details, the page's own ``alt_text``."""
+
+    def __init__(self, asset, alt_text):
+        self._asset, self.alt_text = asset, alt_text
+
+    def __getattr__(self, name):
+        return getattr(self._asset, name)
 
 
 class PageAttachment(db.Model):
@@ -58,6 +71,9 @@ class PageAttachment(db.Model):
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), primary_key=True)
     attachment_id: Mapped[int] = mapped_column(ForeignKey("attachment_assets.id"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
+    # This page's description of the file (the upload's description by default),
+    # so editing one page never changes another's.
+    alt_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     page: Mapped[Page] = relationship(back_populates="page_attachments")
     attachment: Mapped[AttachmentAsset] = relationship(lazy="joined")
@@ -99,12 +115,20 @@ class Channel(db.Model):
         return f"{self.name} ({handle})" if handle and handle != self.name else self.name
 
 
+def _first_attempt(context):
+    """A new queued schedule is first tried at the time chosen for it."""
+    values = context.get_current_parameters()
+    return values.get("scheduled_at") if values.get("status", "queued") == "queued" else None
+
+
 class Schedule(db.Model):
     __tablename__ = "schedules"
     __table_args__ = (
         # The list query: filter by status, order by time then id.
         Index("ix_schedules_status_scheduled_at", "status", "scheduled_at", "id"),
         Index("ix_schedules_scheduled_at", "scheduled_at", "id"),
+        # What the worker, the reconciler and health look for: queued and due.
+        Index("ix_schedules_status_next_attempt_at", "status", "next_attempt_at", "id"),
         # At most one live schedule per page and channel, even under concurrent requests.
         Index(
             "uq_schedules_active_page_channel", "page_id", "channel_id", unique=True,
@@ -120,7 +144,10 @@ class Schedule(db.Model):
     page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), index=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), index=True)
     provider: Mapped[str] = mapped_column(String(50))  # the channel's provider, kept for history and filters
+    # The time the user chose; only the user changes it.
     scheduled_at: Mapped[object] = mapped_column(UTCDateTime)
+    # When the worker tries next (the chosen time, then backoff, rescue or retry); None unless queued.
+    next_attempt_at: Mapped[object | None] = mapped_column(UTCDateTime, default=_first_attempt)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Attempts allowed before giving up; a manual retry raises it.
@@ -165,6 +192,11 @@ class PublishLog(db.Model):
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     # What the provider said the user should know ("image 1 was scaled down to fit"), a list of sentences.
     notes: Mapped[list] = mapped_column(JSON, default=list, server_default=sql_text("'[]'"))
+    # What was handed to the provider: {"text", "attachments": [{"id", "alt_text"}, ...]} in order.
+    # A snapshot on the row rather than a revision table: a log row is written once and never
+    # changed, so a later edit cannot rewrite it, and reading history needs no join.
+    # None for an attempt that never reached the provider's call.
+    sent: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
 
     channel: Mapped[Channel | None] = relationship(lazy="joined")

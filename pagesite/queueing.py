@@ -116,7 +116,11 @@ def job_timeout(config=None):
 
 
 def publish_job_id(schedule):
-    return f"publish-{schedule.id}-{int(schedule.scheduled_at.timestamp() * 1000)}"
+    """The job of a queued schedule's next attempt (anything with ``id`` and ``next_attempt_at``);
+    None when no attempt is planned (it is not queued)."""
+    if schedule.next_attempt_at is None:
+        return None
+    return f"publish-{schedule.id}-{int(schedule.next_attempt_at.timestamp() * 1000)}"
 
 
 def get_queue(connection=None):
@@ -176,11 +180,11 @@ def dispatch(schedule):
     scheduler for its time. A Redis failure is logged, not raised: the schedule
     is safe in the database and the reconciler enqueues it once it is due."""
     try:
-        if schedule.scheduled_at <= utcnow():
+        if schedule.next_attempt_at <= utcnow():
             enqueue_now(schedule)
         else:
             get_scheduler().enqueue_at(
-                schedule.scheduled_at,
+                schedule.next_attempt_at,
                 PUBLISH,
                 schedule.id,
                 job_id=publish_job_id(schedule),
@@ -200,6 +204,8 @@ def move(old_job_id, schedule):
 
 def withdraw(job_id):
     """Remove a job from the scheduler and its queue, if it is still there."""
+    if job_id is None:
+        return
     try:
         connection = get_redis()
         get_scheduler(connection).cancel(job_id)

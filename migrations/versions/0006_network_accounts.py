@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0006_network_accounts'
-down_revision = '0004'
+down_revision = '0005_page_edits'
 branch_labels = None
 depends_on = None
 

@@ -84,7 +84,11 @@ def attachment_file(attachment_id):
           body=s.NewPage, response=s.Page, status=201,
           location=lambda page: url_for(".get_page", page_id=page.id))
 def create_page(body):
-    return pages.create_page(body.text, body.attachment_ids)
+    return pages.create_page(body.text, body.attachment_ids, _uses(body.attachments))
+
+
+def _uses(attachments):
+    return None if attachments is None else [a.model_dump() for a in attachments]
 
 
 @bp.get("/pages")
@@ -95,10 +99,37 @@ def list_pages(query):
 
 
 @bp.get("/pages/<int:page_id>")
-@endpoint("getPage", "Pages", "Read a page", "With its attachments and schedules.",
+@endpoint("getPage", "Pages", "Read a page",
+          "With its attachments and schedules. A deleted page answers 404, unless it was published somewhere: "
+          "then it stays readable, with `deleted_at` set, so its history can be read.",
           response=s.Page, errors=[NOT_FOUND])
 def get_page(page_id):
     return pages.get_page(page_id)
+
+
+STILL_PUBLISHING_CONFLICT = ProblemResponse(
+    409, "One of the page's schedules is publishing right now; `schedule_id` names it. Try again once it has "
+         "finished.")
+
+
+@bp.patch("/pages/<int:page_id>")
+@endpoint("updatePage", "Pages", "Edit a page",
+          "Changes the text and/or the attachments, with the same rules as composing, and within the limits of "
+          "every channel the page is queued for; its queued schedules then publish the new content. A publish "
+          "racing the edit sends the old or the new content whole, never a mix, and its log's `sent` says which.",
+          body=s.PageChange, response=s.Page, errors=[NOT_FOUND, STILL_PUBLISHING_CONFLICT])
+def update_page(page_id, body):
+    return pages.update_page(page_id, body.text, body.attachment_ids, _uses(body.attachments))
+
+
+@bp.delete("/pages/<int:page_id>")
+@endpoint("deletePage", "Pages", "Delete a page",
+          "Cancels its queued schedules and removes it from every list. A page never published then answers "
+          "404; one with published history stays readable by id (with `deleted_at`), logs included.",
+          errors=[NOT_FOUND, STILL_PUBLISHING_CONFLICT], responses={"204": {"description": "Deleted."}})
+def delete_page(page_id):
+    pages.delete_page(page_id)
+    return current_app.response_class(status=204)
 
 
 @bp.post("/pages/<int:page_id>/duplicate")
@@ -114,7 +145,7 @@ def duplicate_page(page_id):
           "a 409 the page's live schedule on one of them).",
           body=s.NewSchedules, response=s.ScheduleItems, status=201, errors=[NOT_FOUND, CONFLICT, QUEUE_DOWN])
 def create_page_schedules(page_id, body):
-    pages.get_page(page_id)  # a 404 for an unknown page in the path
+    pages.live_page(page_id)  # a 404 for an unknown or deleted page in the path
     return {"items": schedules.create_schedules(page_id, body.channel_ids, body.scheduled_at, bool(body.queue))}
 
 

@@ -136,14 +136,41 @@ class Description(Input):
     alt_text: Optional[AltText] = None
 
 
+class AttachmentUse(Input):
+    """A file on a page, with the page's own description of it."""
+
+    id: Annotated[Id, Field(description="An uploaded attachment's id.")]
+    alt_text: Annotated[Optional[AltText], Field(description=(
+        f"This page's description of the file, at most {MAX_ALT_TEXT} characters; other pages using the file "
+        "keep theirs. Omitted: the page's current description of the file, else the file's own."))] = None
+
+
+PageText = Annotated[str, Field(min_length=1, pattern=PAGE_TEXT,
+                                description="Surrounding blanks are trimmed; it must not be blank."),
+                     Setting("maxLength", "MAX_TEXT_LENGTH", "Must be at most {limit} characters (it is {size}).")]
+AttachmentIds = Annotated[Optional[list[Id]], Field(
+    json_schema_extra={"uniqueItems": True},
+    description="Attachment ids in order, each with the file's own description (or use `attachments`)."),
+    Setting("maxItems", "MAX_ATTACHMENTS", "At most {limit} attachments per page.")]
+AttachmentUses = Annotated[Optional[list[AttachmentUse]], Field(
+    description="The files in order, each with this page's description (instead of `attachment_ids`)."),
+    Setting("maxItems", "MAX_ATTACHMENTS", "At most {limit} attachments per page.")]
+
+
 class NewPage(Input):
     """The page."""
 
-    text: Annotated[str, Field(min_length=1, pattern=PAGE_TEXT,
-                               description="Surrounding blanks are trimmed; it must not be blank."),
-                    Setting("maxLength", "MAX_TEXT_LENGTH", "Must be at most {limit} characters (it is {size}).")]
-    attachment_ids: Annotated[Optional[list[Id]], Field(json_schema_extra={"uniqueItems": True}),
-                              Setting("maxItems", "MAX_ATTACHMENTS", "At most {limit} attachments per page.")] = None
+    text: PageText
+    attachment_ids: AttachmentIds = None
+    attachments: AttachmentUses = None
+
+
+class PageChange(Input):
+    """What to change: the text, the attachments (`[]` removes them all), or both."""
+
+    text: Optional[PageText] = None
+    attachment_ids: AttachmentIds = None
+    attachments: AttachmentUses = None
 
 
 class NewSchedule(Input):
@@ -256,7 +283,9 @@ class ScheduleSummary(Output):
     page_id: Id
     provider: str = Field(description="The provider it publishes through (its channel's).")
     channel: ChannelRef
-    scheduled_at: Timestamp = when("When it is due")
+    scheduled_at: Timestamp = when("The time chosen for it; retries never change it")
+    next_attempt_at: Optional[Timestamp] = when(
+        "When the worker tries next: the chosen time, later after a failed attempt; null unless queued")
     status: Literal[SCHEDULE_STATUSES] = Field(description=(
         "queued: waiting for its time; publishing: an attempt is running; published; "
         "failed: no attempts left (it can be retried); canceled."))
@@ -277,7 +306,8 @@ class PageSummary(Output):
 
     id: Id
     text: str = Field(min_length=1)
-    attachments: list[Attachment] = Field(description="In the order they appear on the page.")
+    attachments: list[Attachment] = Field(description=(
+        "In the order they appear on the page; each `alt_text` is this page's description of the file."))
 
 
 class Page(PageSummary):
@@ -285,6 +315,8 @@ class Page(PageSummary):
 
     created_at: Timestamp = when("When it was created")
     updated_at: Timestamp = when("When it last changed")
+    deleted_at: Optional[Timestamp] = when(
+        "When it was deleted (a deleted page is readable only while it has published history)")
     schedules: list[ScheduleSummary] = Field(description="Its schedules, oldest first.")
 
     @computed_field(description="draft when never scheduled, else the status of its latest schedule.")
@@ -297,6 +329,18 @@ class Schedule(ScheduleSummary):
     """A page to be published through a provider at a time."""
 
     page: PageSummary
+
+
+class SentFile(Output):
+    id: Id
+    alt_text: str = Field(description="The description sent with it.")
+
+
+class SentContent(Output):
+    """The page as it was handed to the provider."""
+
+    text: str
+    attachments: list[SentFile] = Field(description="In the order they were sent.")
 
 
 class PublishLog(Output):
@@ -315,6 +359,9 @@ class PublishLog(Output):
     notes: list[str] = Field(description="What the provider said you should know about the post, like an image "
                                          "scaled down to fit the network's size limit.")
     duration_ms: Optional[int] = Field(ge=0, description="How long the provider took.")
+    sent: Optional[SentContent] = Field(description=(
+        "What the provider was handed on this attempt, as it was then (later edits never change it); null when "
+        "the attempt never reached the provider or was recorded before pagesite kept it."))
     created_at: Timestamp = when("When the attempt ended")
 
 

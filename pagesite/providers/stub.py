@@ -124,6 +124,9 @@ class StubProvider(Provider):
             # Read through storage like a real provider, so tests can check the bytes arrived.
             "attachments": [{"id": a.id, "sha256": _sha256(a)} for a in page.attachments],
             "text_length": len(page.text),
+            # What it was handed, so what was sent can be compared with what the log says was sent.
+            "text": page.text,
+            "alt_texts": [a.alt_text for a in page.attachments],
         }
         fd = os.open(self.outbox_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:

@@ -287,7 +287,7 @@ def delete_channel(channel_id):
     # Cancel first, then look: a claim that got in before the cancel shows as publishing.
     db.session.execute(
         update(Schedule).where(Schedule.channel_id == channel.id, Schedule.status == "queued")
-        .values(status="canceled", updated_at=now).execution_options(synchronize_session=False)
+        .values(status="canceled", next_attempt_at=None, updated_at=now).execution_options(synchronize_session=False)
     )
     publishing = db.session.scalar(
         select(Schedule.id).where(Schedule.channel_id == channel.id, Schedule.status == "publishing").limit(1))

@@ -23,12 +23,14 @@ def report(with_channel_errors=False):
 
     try:
         now = utcnow()
-        due = (Schedule.status == "queued", Schedule.scheduled_at <= now)
+        # Overdue for the worker: its next attempt is due (the user's time may be long past after retries).
+        due = (Schedule.status == "queued", Schedule.next_attempt_at <= now)
         due_count = db.session.scalar(select(func.count(Schedule.id)).where(*due))
         publishing = db.session.scalar(select(func.count(Schedule.id)).where(Schedule.status == "publishing"))
-        # The oldest due schedule, by the list index: its id and time in one read.
+        # The oldest due schedule, by the (status, next_attempt_at, id) index: its id and time in one read.
         oldest_id, oldest = db.session.execute(
-            select(Schedule.id, Schedule.scheduled_at).where(*due).order_by(Schedule.scheduled_at, Schedule.id).limit(1)
+            select(Schedule.id, Schedule.next_attempt_at).where(*due)
+            .order_by(Schedule.next_attempt_at, Schedule.id).limit(1)
         ).first() or (None, None)
         db.session.commit()
         attention = channels.needing_attention()

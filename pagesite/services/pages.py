@@ -1,12 +1,16 @@
 """Composing pages and reading them back."""
 
 from flask import current_app
-from sqlalchemy import exists, func, select
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..errors import ValidationFailed
+from .. import queueing
+from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
-from ..models import ACTIVE_STATUSES, AttachmentAsset, Page, PageAttachment, PublishLog, Schedule
+from ..models import ACTIVE_STATUSES, AttachmentAsset, Page, PageAttachment, PageFile, PublishLog, Schedule
+from ..timeutil import utcnow
+from . import channels
+from .attachments import check_alt_text
 from .common import MAX_ID, collect_errors, get_or_404, is_unicode_text, paginate
 
 
@@ -29,11 +33,10 @@ def clean_text(text):
     return text
 
 
-def check_attachment_ids(ids):
-    """The attachments for ``ids`` in the given order, or a 422 on ``attachment_ids``."""
+def check_attachment_ids(ids, field="attachment_ids"):
+    """The attachments for ``ids`` in the given order, or a 422 on ``field``."""
     if ids is None:
         return []
-    field = "attachment_ids"
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise ValidationFailed.single(field, "Must be a list of attachment ids (whole numbers).")
     limit = current_app.config["MAX_ATTACHMENTS"]
@@ -49,14 +52,51 @@ def check_attachment_ids(ids):
     return [found[i] for i in ids]
 
 
-def create_page(text, attachment_ids=None):
-    text, attachments = collect_errors(lambda: clean_text(text), lambda: check_attachment_ids(attachment_ids))
+def check_attachments(attachment_ids=None, attachments=None, current=None):
+    """[(file, description)] in order, or a 422.
+
+    ``attachments`` is [{"id", "alt_text"}]: the page's own description of each
+    file; a missing one keeps the page's current description of that file
+    (``current``: {id: alt_text}), else takes the file's. ``attachment_ids``
+    takes each file's own description. None for both: no attachments."""
+    if attachments is None:
+        return [(asset, asset.alt_text or "") for asset in check_attachment_ids(attachment_ids)]
+    field = "attachments"
+    if attachment_ids is not None:
+        raise ValidationFailed.single(field, "Send either attachments or attachment_ids, not both.")
+    if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
+        raise ValidationFailed.single(field, 'Must be a list of {"id", "alt_text"} objects.')
+    assets = check_attachment_ids([a.get("id") for a in attachments], field)
+    errors, chosen = {}, []
+    for n, (asset, item) in enumerate(zip(assets, attachments)):
+        given = item.get("alt_text")
+        try:
+            chosen.append(check_alt_text(given) if given is not None
+                          else (current or {}).get(asset.id, asset.alt_text or ""))
+        except ValidationFailed as e:
+            errors[f"attachments.{n}.alt_text"] = e.errors["alt_text"]
+    if errors:
+        raise ValidationFailed(errors)
+    return list(zip(assets, chosen))
+
+
+def _links(files):
+    return [PageAttachment(attachment=asset, alt_text=alt, position=n) for n, (asset, alt) in enumerate(files)]
+
+
+def create_page(text, attachment_ids=None, attachments=None):
+    """A new page; ``attachments`` ([{"id", "alt_text"}]) or ``attachment_ids``, in order."""
+    text, files = collect_errors(lambda: clean_text(text), lambda: check_attachments(attachment_ids, attachments))
     page = Page(text=text)
-    page.page_attachments = [PageAttachment(attachment=a, position=n) for n, a in enumerate(attachments)]
+    page.page_attachments = _links(files)
     db.session.add(page)
     db.session.flush()
     page_id = page.id  # read before the commit expires it
     db.session.commit()
+    return _reload(page_id)
+
+
+def _reload(page_id):
     # Reload with everything a page is shown with, in one query rather than four.
     return db.session.get(Page, page_id, options=PAGE_DETAILS, populate_existing=True)
 
@@ -73,7 +113,19 @@ PAGE_DETAILS = [joinedload(Page.page_attachments), joinedload(Page.schedules)]
 
 
 def get_page(page_id):
-    return get_or_404(Page, page_id, "page", options=PAGE_DETAILS)
+    """A page; a deleted one only while it has published history (then with ``deleted_at``)."""
+    page = get_or_404(Page, page_id, "page", options=PAGE_DETAILS)
+    if page.deleted_at is not None and not any(s.status == "published" for s in page.schedules):
+        raise NotFound(f"No page with id {page_id}.")
+    return page
+
+
+def live_page(page_id):
+    """A page that is not deleted, or a 404: only such a page can be changed or scheduled."""
+    page = get_page(page_id)
+    if page.deleted_at is not None:
+        raise NotFound(f"Page {page_id} was deleted.")
+    return page
 
 
 # A draft is a page nothing is planned or done with: no queued, publishing or published schedule.
@@ -88,7 +140,7 @@ def list_pages(page=None, per_page=None, status=None):
     """Pages, newest first; ``status="draft"`` keeps the drafts."""
     if status not in (None, "", "all", "draft"):
         raise ValidationFailed.single("status", "Must be all or draft.")
-    filters = [_is_draft()] if status == "draft" else []
+    filters = [Page.deleted_at.is_(None), *([_is_draft()] if status == "draft" else [])]
     statement = _with_details(select(Page)).where(*filters).order_by(Page.id.desc())
     return paginate(statement, page, per_page, select(func.count(Page.id)).where(*filters))
 
@@ -96,7 +148,7 @@ def list_pages(page=None, per_page=None, status=None):
 def duplicate_page(page_id):
     """A new draft with the same text and attachments (in the same order)."""
     original = get_page(page_id)
-    return create_page(original.text, [asset.id for asset in original.attachments])
+    return create_page(original.text, attachments=[{"id": f.id, "alt_text": f.alt_text} for f in original.attachments])
 
 
 def page_status(page):
@@ -123,3 +175,98 @@ def active_schedule(page_id, channel_id):
             Schedule.page_id == page_id, Schedule.channel_id == channel_id, Schedule.status.in_(ACTIVE_STATUSES)
         )
     )
+
+
+# Editing and deleting. Both begin their transaction with a write, so that a
+# worker's claim of one of the page's schedules and the change are serialised:
+# a claim that got in first shows as "publishing" (409); one that comes after
+# reads the new content. The worker reads the page and its attachments in one
+# statement under its claim, so a publish never sends a mix of old and new.
+
+def _publishing(page_id):
+    """The id of the page's schedule that is publishing, if any (its live rows
+    stay locked until the change commits, where the database can lock rows)."""
+    rows = db.session.execute(
+        select(Schedule.id, Schedule.status)
+        .where(Schedule.page_id == page_id, Schedule.status.in_(ACTIVE_STATUSES))
+        .with_for_update()
+    ).all()
+    return next((r.id for r in rows if r.status == "publishing"), None)
+
+
+def _still_publishing(page_id, schedule_id, doing):
+    return Conflict(f"Schedule {schedule_id} of page {page_id} is publishing right now; {doing} once it has finished.",
+                    schedule_id=schedule_id)
+
+
+def update_page(page_id, text=None, attachment_ids=None, attachments=None):
+    """Change a page's text and/or attachments (same rules as composing, and the
+    limits of every channel it is queued for); its queued schedules then publish
+    the new content. A 409 while one of its schedules is publishing."""
+    page = live_page(page_id)
+    if text is None and attachment_ids is None and attachments is None:
+        raise ValidationFailed.single("text", "Send text, attachments or attachment_ids to change.")
+    current = {link.attachment_id: link.alt_text for link in page.page_attachments}
+    new_text, files = collect_errors(
+        lambda: page.text if text is None else clean_text(text),
+        lambda: None if attachment_ids is None and attachments is None
+        else check_attachments(attachment_ids, attachments, current),
+    )
+    if files is None:
+        files = [(link.attachment, link.alt_text) for link in page.page_attachments]
+    queued = [s.channel for s in page.schedules if s.status == "queued"]
+    data = channels.page_data(new_text, [PageFile(asset, alt) for asset, alt in files], page.id)
+    problems = [m for channel in queued for m in channels.limit_problems(channel, data)]
+    if problems:
+        raise ValidationFailed({"text": problems})
+    links = [{"page_id": page.id, "attachment_id": asset.id, "alt_text": alt, "position": n}
+             for n, (asset, alt) in enumerate(files)]
+    page_id = page.id
+    db.session.rollback()  # end the reads (touch no loaded object after this): the change starts with its write
+
+    found = db.session.execute(
+        update(Page).where(Page.id == page_id, Page.deleted_at.is_(None)).values(updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    if found.rowcount != 1:
+        db.session.rollback()
+        raise NotFound(f"Page {page_id} was deleted.")
+    busy = _publishing(page_id)
+    if busy is not None:
+        db.session.rollback()
+        raise _still_publishing(page_id, busy, "edit it")
+    db.session.execute(update(Page).where(Page.id == page_id).values(text=new_text)
+                       .execution_options(synchronize_session=False))
+    db.session.execute(delete(PageAttachment).where(PageAttachment.page_id == page_id)
+                       .execution_options(synchronize_session=False))
+    if links:  # plain rows: the session may still hold the old links under the same keys
+        db.session.execute(insert(PageAttachment), links)
+    db.session.commit()
+    return _reload(page_id)
+
+
+def delete_page(page_id):
+    """Delete a page: its queued schedules are canceled and it leaves every list;
+    a page with published history stays readable by id. A 409 while publishing."""
+    page = live_page(page_id)
+    page_id = page.id
+    job_ids = [queueing.publish_job_id(s) for s in page.schedules if s.status == "queued"]
+    db.session.rollback()  # end the reads (touch no loaded object after this): the change starts with its write
+
+    now = utcnow()
+    # Cancel first, then look: a claim that got in before the cancel shows as publishing.
+    db.session.execute(
+        update(Schedule).where(Schedule.page_id == page_id, Schedule.status == "queued")
+        .values(status="canceled", next_attempt_at=None, updated_at=now)
+        .execution_options(synchronize_session=False))
+    busy = _publishing(page_id)
+    if busy is not None:
+        db.session.rollback()
+        raise _still_publishing(page_id, busy, "delete it")
+    found = db.session.execute(
+        update(Page).where(Page.id == page_id, Page.deleted_at.is_(None)).values(deleted_at=now, updated_at=now)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    if found.rowcount != 1:
+        raise NotFound(f"Page {page_id} was deleted.")
+    for job_id in job_ids:
+        queueing.withdraw(job_id)

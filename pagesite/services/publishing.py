@@ -58,6 +58,7 @@ class Claimed:
     provider: str
     attempt: int
     attempt_limit: int
+    sent: dict  # what the provider is handed: {"text", "attachments": [{"id", "alt_text"}]}
 
 
 def backoff_seconds(attempt, config=None):
@@ -85,9 +86,10 @@ def claim(schedule_id, claimed_by):
     now = utcnow()
     result = db.session.execute(
         update(Schedule)
-        .where(Schedule.id == schedule_id, Schedule.status == "queued", Schedule.scheduled_at <= now)
+        .where(Schedule.id == schedule_id, Schedule.status == "queued", Schedule.next_attempt_at <= now)
         .values(
             status="publishing",
+            next_attempt_at=None,
             attempts=Schedule.attempts + 1,
             claimed_at=now,
             claimed_by=claimed_by,
@@ -114,7 +116,7 @@ def _read_claimed(schedule_id):
                Channel.limits, Channel.status.label("channel_status"), Channel.last_error,
                AttachmentAsset.id.label("attachment_id"), AttachmentAsset.storage_key,
                AttachmentAsset.content_type, AttachmentAsset.size_bytes, AttachmentAsset.sha256,
-               AttachmentAsset.alt_text, AttachmentAsset.filename, AttachmentAsset.width, AttachmentAsset.height)
+               PageAttachment.alt_text, AttachmentAsset.filename, AttachmentAsset.width, AttachmentAsset.height)
         .join(Page, Page.id == Schedule.page_id)
         .join(Channel, Channel.id == Schedule.channel_id)
         .outerjoin(PageAttachment, PageAttachment.page_id == Page.id)
@@ -132,8 +134,11 @@ def _read_claimed(schedule_id):
     )
     handle = (first.account or {}).get("handle")
     label = f"{first.name} ({handle})" if handle and handle != first.name else first.name
+    # The page and its links come from this one statement, under the claim: an edit
+    # committed before it is read whole, one committed after it is not read at all.
+    sent = {"text": first.text, "attachments": [{"id": a.id, "alt_text": a.alt_text} for a in attachments]}
     claimed = Claimed(id=schedule_id, page_id=first.page_id, channel_id=first.channel_id, channel_label=label,
-                      provider=first.provider, attempt=first.attempts, attempt_limit=first.attempt_limit)
+                      provider=first.provider, attempt=first.attempts, attempt_limit=first.attempt_limit, sent=sent)
     channel = ChannelData(id=first.channel_id, provider=first.provider, name=first.name,
                           settings=dict(first.settings or {}), credentials={}, account=dict(first.account or {}),
                           limits=dict(first.limits or {}))
@@ -178,9 +183,10 @@ def _call_provider(provider, page, schedule_id, attempt, idempotency_key, on_end
     return result, error, int((time.monotonic() - started) * 1000)
 
 
-def _finish(claimed, result, error, duration_ms, credentials=None):
+def _finish(claimed, result, error, duration_ms, credentials=None, sent=True):
     """Write the attempt's log row and move the schedule on, in one transaction.
 
+    ``sent``: whether the page reached the provider's call (the log then keeps what it was handed).
     ``credentials``: the channel's credentials when the provider changed them
     (a refreshed session), to store again, encrypted."""
     now = utcnow()
@@ -192,6 +198,7 @@ def _finish(claimed, result, error, duration_ms, credentials=None):
         provider=claimed.provider,
         attempt=attempt,
         duration_ms=duration_ms,
+        sent=claimed.sent if sent else None,
         created_at=now,
     )
     mine = (Schedule.id == claimed.id, Schedule.attempts == attempt)
@@ -216,7 +223,7 @@ def _finish(claimed, result, error, duration_ms, credentials=None):
             # The network's own "try again after" wins over our backoff.
             retry_after = getattr(error, "retry_after", None)
             delay = max(0.0, float(retry_after)) if retry_after is not None else backoff_seconds(attempt)
-            values = dict(status="queued", last_error=message, scheduled_at=now + timedelta(seconds=delay))
+            values = dict(status="queued", last_error=message, next_attempt_at=now + timedelta(seconds=delay))
         else:
             outcome = "failed"
             values = dict(status="failed", last_error=message)
@@ -250,10 +257,10 @@ def publish_schedule(schedule_id, claimed_by=None):
     config = current_app.config
     # A cheap look first, so a job with nothing to do never takes or waits for a slot.
     found = db.session.execute(
-        select(Schedule.channel_id, Schedule.status, Schedule.scheduled_at, Schedule.claimed_at)
+        select(Schedule.channel_id, Schedule.status, Schedule.next_attempt_at, Schedule.claimed_at)
         .where(Schedule.id == schedule_id)
     ).first()
-    if found is None or found.status != "queued" or found.scheduled_at > utcnow():
+    if found is None or found.status != "queued" or found.next_attempt_at > utcnow():
         db.session.rollback()
         return _skipped(schedule_id, found.status if found else None)
     last_attempt_at = found.claimed_at  # the previous attempt's start, if there was one
@@ -284,9 +291,10 @@ def publish_schedule(schedule_id, claimed_by=None):
         # and ends the read, before the (slow) provider call.
         claimed, page, channel, blocked = _read_claimed(schedule_id)
         db.session.commit()
-        metrics.publish_claimed(claimed.provider, (utcnow() - found.scheduled_at).total_seconds())
+        # Lateness is the worker's: from when this attempt was due, not from the user's time.
+        metrics.publish_claimed(claimed.provider, (utcnow() - found.next_attempt_at).total_seconds())
         if blocked is not None:
-            return _finish(claimed, None, blocked, 0)
+            return _finish(claimed, None, blocked, 0, sent=False)
         provider = get_provider(channel, config)
         credentials_before = dict(channel.credentials)
         # The slot is freed when the provider call ends, not when we stop
@@ -350,7 +358,7 @@ def _lost(schedule, now):
         "It is retried with the same idempotency key, so it cannot post twice."
     )
     retry = attempt < schedule.attempt_limit
-    values = dict(status="queued", scheduled_at=now, last_error=message) if retry else dict(
+    values = dict(status="queued", next_attempt_at=now, last_error=message) if retry else dict(
         status="failed", last_error=message + " No attempts are left; check the provider before retrying."
     )
     result = db.session.execute(
@@ -400,12 +408,12 @@ def reconcile(batch=5000):
     # A due schedule normally leaves the scheduler within one interval; past
     # this grace, one without a live job has lost it.
     grace = timedelta(seconds=2 * float(config["SCHEDULER_INTERVAL"]) + 2)
-    # Plain (id, scheduled_at) rows: all a job id needs, and a commit does not
+    # Plain (id, next_attempt_at) rows: all a job id needs, and a commit does not
     # expire them (ORM objects would each be reloaded, one query apiece).
     due = db.session.execute(
-        select(Schedule.id, Schedule.scheduled_at)
-        .where(Schedule.status == "queued", Schedule.scheduled_at <= now - grace)
-        .order_by(Schedule.scheduled_at, Schedule.id)
+        select(Schedule.id, Schedule.next_attempt_at)
+        .where(Schedule.status == "queued", Schedule.next_attempt_at <= now - grace)
+        .order_by(Schedule.next_attempt_at, Schedule.id)
         .limit(batch)
     ).all()
     db.session.commit()
@@ -421,8 +429,8 @@ def reconcile(batch=5000):
         # A job "started" on a queued schedule whose worker is dead (or that
         # started long ago) lost its worker before the claim, for instance
         # while it waited for a provider slot.
-        lost = status is None or (status == "started" and (dead(worker) or now - schedule.scheduled_at > hard_limit))
-        if not lost and status in ("queued", "scheduled") and now - schedule.scheduled_at > stranded_after \
+        lost = status is None or (status == "started" and (dead(worker) or now - schedule.next_attempt_at > hard_limit))
+        if not lost and status in ("queued", "scheduled") and now - schedule.next_attempt_at > stranded_after \
                 and looked < 100:  # each look scans the queue: a few per pass
             looked += 1
             lost = not queueing.is_waiting(job_id, status, connection)

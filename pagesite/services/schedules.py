@@ -1,6 +1,6 @@
 """Scheduling pages: create, list, cancel, reschedule, retry, publish now."""
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -24,7 +24,7 @@ def _page_for(page_id):
     if page_id is None:
         raise ValidationFailed.single("page_id", "Must be a page id (a whole number).")
     page = db.session.get(Page, page_id) if 0 < page_id <= MAX_ID else None
-    if page is None:
+    if page is None or page.deleted_at is not None:
         raise ValidationFailed.single("page_id", f"No page with id {page_id}.")
     return page
 
@@ -87,7 +87,8 @@ def _insert(page, targets, when):
         if active_schedule(page.id, channel.id):
             raise _conflict(page.id, channel)
     created = [
-        Schedule(page=page, channel=channel, provider=channel.provider, scheduled_at=when, status="queued",
+        Schedule(page=page, channel=channel, provider=channel.provider, scheduled_at=when, next_attempt_at=when,
+                 status="queued",
                  attempts=0, attempt_limit=current_app.config["PUBLISH_MAX_ATTEMPTS"])
         for channel in targets
     ]
@@ -164,6 +165,8 @@ def list_schedules(status=None, page_id=None, page=None, per_page=None, start=No
     """Schedules sorted by time then id, each with its page and attachments loaded;
     ``start`` and ``end`` (ISO 8601 with offsets) keep those due in [start, end)."""
     filters = calendar.range_filters(calendar.parse_range(start, end))
+    # A deleted page leaves the lists (its history stays readable from the page).
+    filters.append(~exists().where(Page.id == Schedule.page_id, Page.deleted_at.is_not(None)))
     if status not in (None, "", "all"):
         if status not in SCHEDULE_STATUSES:
             raise ValidationFailed.single("status", f"Must be one of: all, {', '.join(SCHEDULE_STATUSES)}.")
@@ -205,7 +208,7 @@ def _change_queued(schedule_id, **values):
 
 def cancel_schedule(schedule_id):
     """Cancel a queued schedule. It is never published, even if its job still fires."""
-    schedule, old_job = _change_queued(schedule_id, status="canceled")
+    schedule, old_job = _change_queued(schedule_id, status="canceled", next_attempt_at=None)
     queueing.withdraw(old_job)
     return schedule
 
@@ -214,13 +217,13 @@ def reschedule(schedule_id, scheduled_at):
     if scheduled_at is None:
         raise ValidationFailed.single("scheduled_at", "A new time is required.")
     when = parse_when(scheduled_at, utcnow())
-    schedule, old_job = _change_queued(schedule_id, scheduled_at=when)
+    schedule, old_job = _change_queued(schedule_id, scheduled_at=when, next_attempt_at=when)
     queueing.move(old_job, schedule)
     return schedule
 
 
 def retry_schedule(schedule_id):
-    """Queue a failed schedule again, due now, with a fresh set of attempts."""
+    """Queue a failed schedule again, due now, with a fresh set of attempts (the chosen time stays)."""
     schedule = get_schedule(schedule_id)
     if active_schedule(schedule.page_id, schedule.channel_id):
         raise _conflict(schedule.page_id, schedule.channel)
@@ -228,7 +231,7 @@ def retry_schedule(schedule_id):
     result = db.session.execute(
         update(Schedule)
         .where(Schedule.id == schedule.id, Schedule.status == "failed")
-        .values(status="queued", scheduled_at=now, updated_at=now,
+        .values(status="queued", next_attempt_at=now, updated_at=now,
                 attempt_limit=Schedule.attempts + current_app.config["PUBLISH_MAX_ATTEMPTS"])
         .execution_options(synchronize_session=False)
     )
@@ -277,8 +280,8 @@ def publish_to_channel(channel_id, page_id):
 
 
 def publish_queued_now(schedule_id):
-    """Move a queued schedule's time to now, so the worker publishes it at once."""
-    schedule, old_job = _change_queued(schedule_id, scheduled_at=utcnow())
+    """Try a queued schedule now, so the worker publishes it at once (the chosen time stays)."""
+    schedule, old_job = _change_queued(schedule_id, next_attempt_at=utcnow())
     queueing.move(old_job, schedule)
     return schedule
 

@@ -89,3 +89,8 @@ def _dst_note(data, kind):
                 f"so it is read as {actual}.")
     return (f"{data.time} happens twice on {data.date} in {data.tz} (the clocks go back); "
             "the first of the two is used.")
+
+
+def parse_ids(values):
+    """The whole numbers among form values, in order (anything else cannot name a record)."""
+    return [int(v) for v in values if v.strip().isdigit() and len(v.strip()) < 10]

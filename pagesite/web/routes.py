@@ -5,14 +5,14 @@ from dataclasses import dataclass
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 
 from .. import signed_links
-from ..errors import NotFound, ValidationFailed
-from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES, PageFile
 from ..security import large_body
 from ..services import attachments, channels, health, pages, schedules
 from ..timeutil import isoformat, utcnow
 from . import bp
 from .errors import is_htmx
-from .forms import ComposeForm, parse_compose
+from .forms import ComposeForm, parse_compose, parse_ids
 
 
 @bp.after_request
@@ -234,7 +234,7 @@ def poll_seconds(shown):
     active = [s for s in shown if s.status in ACTIVE_STATUSES]
     if not active:
         return None
-    if any(s.status == "publishing" or (s.scheduled_at - now).total_seconds() <= SOON_SECONDS for s in active):
+    if any(s.status == "publishing" or (s.next_attempt_at - now).total_seconds() <= SOON_SECONDS for s in active):
         return FAST_POLL_SECONDS
     return SLOW_POLL_SECONDS
 
@@ -313,6 +313,54 @@ def duplicate_page(page_id):
     copy = pages.duplicate_page(page_id)
     flash(f"Page {copy.id} is a copy of page {page_id}, saved as a draft.")
     return redirect(url_for(".page_detail", page_id=copy.id))
+
+
+def _edit_context(page, text=None, alt_texts=None, removed=(), errors=None, problem=None):
+    files = [PageFile(f, (alt_texts or {}).get(f.id, f.alt_text)) for f in page.attachments]
+    return dict(page=page, text=page.text if text is None else text, files=files, removed=set(removed),
+                errors=errors or {}, problem=problem, max_text=current_app.config["MAX_TEXT_LENGTH"])
+
+
+@bp.get("/pages/<int:page_id>/edit")
+def edit_page_form(page_id):
+    return render_template("web/page_edit.html", **_edit_context(pages.live_page(page_id)))
+
+
+@bp.post("/pages/<int:page_id>/edit")
+def edit_page(page_id):
+    page = pages.live_page(page_id)
+    text = request.form.get("text", "")
+    removed = {i for i in parse_ids(request.form.getlist("remove"))}
+    kept = [i for i in parse_ids(request.form.getlist("attachment_ids")) if i not in removed]
+    alt_texts = {i: request.form.get(f"alt_text_{i}", "") for i in parse_ids(request.form.getlist("attachment_ids"))}
+    try:
+        pages.update_page(page_id, text, attachments=[{"id": i, "alt_text": alt_texts[i]} for i in kept])
+    except ValidationFailed as e:
+        # A description's error sits next to its own field.
+        errors = {(f"alt_text_{kept[int(k.split('.')[1])]}" if k.startswith("attachments.") else k): v
+                  for k, v in e.errors.items()}
+        context = _edit_context(page, text, alt_texts, removed, errors=errors)
+        return render_template("web/page_edit.html", **context), e.status
+    except Conflict as e:
+        context = _edit_context(page, text, alt_texts, removed, problem=e.detail)
+        return render_template("web/page_edit.html", **context), e.status
+    flash(f"Page {page_id} was saved.", "success")
+    return redirect(url_for(".page_detail", page_id=page_id))
+
+
+@bp.get("/pages/<int:page_id>/delete")
+def confirm_delete_page(page_id):
+    return render_template("web/page_delete.html", page=pages.live_page(page_id))
+
+
+@bp.post("/pages/<int:page_id>/delete")
+def delete_page(page_id):
+    try:
+        pages.delete_page(page_id)
+    except Conflict as e:
+        return render_template("web/page_delete.html", page=pages.live_page(page_id), error=e.detail), e.status
+    flash(f"Page {page_id} was deleted; its queued schedules were canceled.", "success")
+    return redirect(url_for(".schedule_list"))
 
 
 @bp.get("/pages/<int:page_id>")
