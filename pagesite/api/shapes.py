@@ -153,7 +153,8 @@ class NewSchedule(Input):
     scheduled_at: Optional[When] = None
     provider: Optional[ProviderName] = None
     queue: Optional[bool] = Field(None, description=(
-        "Instead of `scheduled_at`: take the next free posting time of the posting queue (`/api/queue`)."))
+        "Instead of `scheduled_at`: take the next posting time of the channel's queue "
+        "(`/api/channels/{id}/queue`, or `/api/queue` when it has none) that none of its live schedules holds."))
     channel_id: Annotated[Optional[Id], Field(
         description="The channel to publish to. Without it (and without `provider`), the default channel.")] = None
 
@@ -165,7 +166,8 @@ class NewSchedules(Input):
                                            description="One schedule is created per channel.")]
     scheduled_at: Optional[When] = None
     queue: Optional[bool] = Field(None, description=(
-        "Instead of `scheduled_at`: take the next posting time of the posting queue free on every channel."))
+        "Instead of `scheduled_at`: each channel takes its own next free posting time from its queue "
+        "(`/api/channels/{id}/queue`, or `/api/queue` when it has none)."))
 
 
 # Channels: settings and credentials are flat string maps, checked against the provider's schema by the service.
@@ -332,6 +334,13 @@ class PostingQueue(Output):
 
     time_zone: str = Field(description="An IANA time zone.")
     slots: list[Slot] = Field(description="Sorted by weekday, then time.")
+
+
+class ChannelPostingQueue(PostingQueue):
+    """A channel's own weekly posting times."""
+
+    uses_default: bool = Field(description=(
+        "True while the channel has no posting times of its own: it then takes them from `/api/queue`."))
 
 
 class CalendarFeed(Output):
