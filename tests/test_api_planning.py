@@ -104,6 +104,55 @@ def test_the_range_cap_is_93_days(client):
     assert too_long.status_code == 422 and "93 days" in too_long.json["errors"]["to"][0]
 
 
+# Searching and filtering the schedules list
+
+def listed(client, **query):
+    response = client.get("/api/schedules", query_string=query)
+    assert response.status_code == 200, response.json
+    return [s["page"]["text"] for s in response.json["items"]]
+
+
+def test_search_finds_page_text_in_any_case_and_treats_wildcards_as_text(client):
+    for n, text in enumerate(["Spring SALE starts", "Autumn sale", "50% off_today", "Nothing here"]):
+        schedule_at(client, at(n + 1), text)
+    assert listed(client, q="sale") == ["Spring SALE starts", "Autumn sale"]
+    assert listed(client, q="  Sale ") == ["Spring SALE starts", "Autumn sale"]  # blanks around it ignored
+    assert listed(client, q="%") == ["50% off_today"] and listed(client, q="_") == ["50% off_today"]
+    assert listed(client, q="0%_") == [] and listed(client, q="n%e") == []
+    assert listed(client, q="") == listed(client)  # an empty search keeps everything
+    assert client.get("/api/schedules", query_string={"q": "sale", "per_page": 1}).json["total"] == 2
+    too_long = client.get("/api/schedules", query_string={"q": "x" * 201})
+    assert too_long.status_code == 422 and "q" in too_long.json["errors"]
+
+
+def test_filters_by_channel_and_combines_with_search_range_and_status(client):
+    stub = client.get("/api/channels").json["items"][0]
+    other = new_channel(client, "Other")
+    mine = schedule_at(client, at(2), "Launch on stub")
+    pid = page_id(client, "Launch on other")
+    there = client.post("/api/schedules", json={"page_id": pid, "channel_id": other["id"],
+                                                "scheduled_at": iso(at(5))}).json
+    schedule_at(client, at(9), "Launch later on stub")
+    assert listed(client, channel_id=other["id"]) == ["Launch on other"]
+    assert listed(client, channel_id=stub["id"], q="launch") == ["Launch on stub", "Launch later on stub"]
+    assert listed(client, q="launch", **{"from": iso(at(1)), "to": iso(at(6))}) == ["Launch on stub",
+                                                                                    "Launch on other"]
+    client.post(f"/api/schedules/{there['id']}/cancel")
+    assert listed(client, channel_id=other["id"], status="queued") == []
+    assert listed(client, channel_id=other["id"], status="canceled") == ["Launch on other"]
+    assert listed(client, channel_id=999999) == []
+    assert mine["channel"]["id"] == stub["id"]
+    bad = client.get("/api/schedules", query_string={"channel_id": "x", "from": "yesterday", "to": iso(at(1))})
+    assert bad.status_code == 422 and {"channel_id", "from"} <= set(bad.json["errors"])
+
+
+def test_openapi_documents_the_list_filters(client):
+    parameters = {p["name"]: p for p in client.get("/api/openapi.json").json["paths"]["/api/schedules"]["get"]
+                  ["parameters"]}
+    assert {"q", "channel_id", "from", "to", "status", "page_id"} <= set(parameters)
+    assert parameters["q"]["schema"]["maxLength"] == 200
+
+
 # The posting queue
 
 def set_queue(client, time_zone, *slots):
@@ -362,6 +411,8 @@ def test_feed_url_is_absolute_secret_and_readable_without_a_token(client, anon, 
     assert events[0].decoded("dtstart") == datetime.fromisoformat(keep["scheduled_at"])
     assert str(events[0]["url"]).endswith(f"/pages/{keep['page_id']}")
     assert str(events[0]["uid"]) == f"schedule-{keep['id']}@pagesite"
+    assert str(events[0]["location"]) == "Stub (stub)"  # the channel by name, and its provider
+    assert str(events[0]["description"]).endswith("(scheduled on Stub (stub))")
 
 
 def test_feed_includes_published_pages(client, anon, app):

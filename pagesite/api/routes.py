@@ -143,10 +143,12 @@ def create_schedule(body):
 
 
 @bp.get("/schedules")
-@endpoint("listSchedules", "Schedules", "List schedules", "By time, then id; `from` and `to` give a date range.",
-          query=s.ScheduleFilter, response=s.ScheduleList)
+@endpoint("listSchedules", "Schedules", "List schedules",
+          "By time, then id; `from` and `to` give a date range, `q` searches the pages' text, `channel_id` "
+          "keeps one channel's; filters combine.", query=s.ScheduleFilter, response=s.ScheduleList)
 def list_schedules(query):
-    return schedules.list_schedules(query.status, query.page_id, query.page, query.per_page, query.from_, query.to)
+    return schedules.list_schedules(query.status, query.page_id, query.page, query.per_page, query.from_, query.to,
+                                    query.q, query.channel_id)
 
 
 @bp.get("/schedules/<int:schedule_id>")

@@ -25,6 +25,7 @@ from ..services.calendar import MAX_RANGE
 from ..services.common import MAX_ID
 from ..services.posting_queue import MAX_SLOTS, WEEKDAYS
 from ..services.pages import page_status
+from ..services.schedules import MAX_SEARCH
 from ..timeutil import isoformat, parse_aware
 from .declare import OneOf, Setting, config_default, no_default
 
@@ -111,6 +112,10 @@ class ScheduleFilter(Paging):
     status: Annotated[Literal["all", *SCHEDULE_STATUSES], Field(
         description="Only schedules with this status.")] = "all"
     page_id: Annotated[Id, Field(description="Only this page's schedules.", json_schema_extra=no_default)] = None
+    channel_id: Annotated[Id, Field(description="Only this channel's schedules (also a removed one's).",
+                                    json_schema_extra=no_default)] = None
+    q: Annotated[str, Field(max_length=MAX_SEARCH, json_schema_extra=no_default, description=(
+        "Only schedules whose page's text contains this, in any case (blanks around it are ignored)."))] = None
     from_: Annotated[AwareTime, Field(alias="from", json_schema_extra=no_default, description=(
         "With `to`: only schedules due at or after this time (an offset is required)."))] = None
     to: Annotated[AwareTime, Field(json_schema_extra=no_default, description=(

@@ -162,16 +162,35 @@ def get_schedule(schedule_id):
     return get_or_404(Schedule, schedule_id, "schedule")
 
 
-def list_schedules(status=None, page_id=None, page=None, per_page=None, start=None, end=None):
+MAX_SEARCH = 200
+
+
+def _search(q):
+    """A filter for pages whose text contains ``q`` (any case; % and _ are plain characters)."""
+    if not isinstance(q, str):
+        raise ValidationFailed.single("q", "Must be text.")
+    q = q.strip()
+    if len(q) > MAX_SEARCH:
+        raise ValidationFailed.single("q", f"Must be at most {MAX_SEARCH} characters.")
+    return [Schedule.page.has(Page.text.icontains(q, autoescape=True))] if q else []
+
+
+def list_schedules(status=None, page_id=None, page=None, per_page=None, start=None, end=None, q=None,
+                   channel_id=None):
     """Schedules sorted by time then id, each with its page and attachments loaded;
-    ``start`` and ``end`` (ISO 8601 with offsets) keep those due in [start, end)."""
-    filters = calendar.range_filters(calendar.parse_range(start, end))
+    ``start`` and ``end`` (ISO 8601 with offsets) keep those due in [start, end),
+    ``q`` those whose page's text contains it, ``channel_id`` those of one channel."""
+    bounds, searched = collect_errors(lambda: calendar.parse_range(start, end),
+                                      lambda: _search(q) if q is not None else [])
+    filters = calendar.range_filters(bounds) + searched
     if status not in (None, "", "all"):
         if status not in SCHEDULE_STATUSES:
             raise ValidationFailed.single("status", f"Must be one of: all, {', '.join(SCHEDULE_STATUSES)}.")
         filters.append(Schedule.status == status)
     if page_id not in (None, ""):
         filters.append(Schedule.page_id == parse_int(page_id, "page_id", minimum=1, maximum=MAX_ID))
+    if channel_id not in (None, ""):
+        filters.append(Schedule.channel_id == parse_int(channel_id, "channel_id", minimum=1, maximum=MAX_ID))
     order = (Schedule.scheduled_at, Schedule.id)
     statement = (
         select(Schedule)
