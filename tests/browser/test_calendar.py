@@ -96,6 +96,11 @@ def test_week_view_in_new_york_and_berlin_across_the_spring_forward_week(site, a
     expect(week_cell(page, sunday, 3).locator(f"#chip-{after_jump}")).to_contain_text("03:30")
     expect(week_cell(page, saturday, 9).locator(f"#chip-{before}")).to_contain_text("09:00")
     expect(week_cell(page, saturday, 9).locator(f"#chip-{before} img.chip-thumb")).to_be_visible()
+    # Each chip shows its channel: the provider's letter, and the channel's name for screen readers.
+    chip = page.locator(f"#chip-{before}")
+    expect(chip.locator(".provider-icon.provider-stub")).to_have_attribute("title", "Stub (stub)")
+    expect(chip).to_have_attribute("aria-label", re.compile(r"^09:00 queued on Stub \(stub\): "))
+    expect(chip.get_by_role("link")).to_have_accessible_name(re.compile(r"09:00 Stub "))
     expect(week_cell(page, sunday, 2)).to_contain_text("Skipped: clocks go forward")
     expect(week_cell(page, sunday, 2).locator(".slot-add")).to_have_count(0)
     site.screenshot("calendar-week-new-york-dst", page)
