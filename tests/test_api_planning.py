@@ -104,6 +104,55 @@ def test_the_range_cap_is_93_days(client):
     assert too_long.status_code == 422 and "93 days" in too_long.json["errors"]["to"][0]
 
 
+# Searching and filtering the schedules list
+
+def listed(client, **query):
+    response = client.get("/api/schedules", query_string=query)
+    assert response.status_code == 200, response.json
+    return [s["page"]["text"] for s in response.json["items"]]
+
+
+def test_search_finds_page_text_in_any_case_and_treats_wildcards_as_text(client):
+    for n, text in enumerate(["Spring SALE starts", "Autumn sale", "50% off_today", "Nothing here"]):
+        schedule_at(client, at(n + 1), text)
+    assert listed(client, q="sale") == ["Spring SALE starts", "Autumn sale"]
+    assert listed(client, q="  Sale ") == ["Spring SALE starts", "Autumn sale"]  # blanks around it ignored
+    assert listed(client, q="%") == ["50% off_today"] and listed(client, q="_") == ["50% off_today"]
+    assert listed(client, q="0%_") == [] and listed(client, q="n%e") == []
+    assert listed(client, q="") == listed(client)  # an empty search keeps everything
+    assert client.get("/api/schedules", query_string={"q": "sale", "per_page": 1}).json["total"] == 2
+    too_long = client.get("/api/schedules", query_string={"q": "x" * 201})
+    assert too_long.status_code == 422 and "q" in too_long.json["errors"]
+
+
+def test_filters_by_channel_and_combines_with_search_range_and_status(client):
+    stub = client.get("/api/channels").json["items"][0]
+    other = new_channel(client, "Other")
+    mine = schedule_at(client, at(2), "Launch on stub")
+    pid = page_id(client, "Launch on other")
+    there = client.post("/api/schedules", json={"page_id": pid, "channel_id": other["id"],
+                                                "scheduled_at": iso(at(5))}).json
+    schedule_at(client, at(9), "Launch later on stub")
+    assert listed(client, channel_id=other["id"]) == ["Launch on other"]
+    assert listed(client, channel_id=stub["id"], q="launch") == ["Launch on stub", "Launch later on stub"]
+    assert listed(client, q="launch", **{"from": iso(at(1)), "to": iso(at(6))}) == ["Launch on stub",
+                                                                                    "Launch on other"]
+    client.post(f"/api/schedules/{there['id']}/cancel")
+    assert listed(client, channel_id=other["id"], status="queued") == []
+    assert listed(client, channel_id=other["id"], status="canceled") == ["Launch on other"]
+    assert listed(client, channel_id=999999) == []
+    assert mine["channel"]["id"] == stub["id"]
+    bad = client.get("/api/schedules", query_string={"channel_id": "x", "from": "yesterday", "to": iso(at(1))})
+    assert bad.status_code == 422 and {"channel_id", "from"} <= set(bad.json["errors"])
+
+
+def test_openapi_documents_the_list_filters(client):
+    parameters = {p["name"]: p for p in client.get("/api/openapi.json").json["paths"]["/api/schedules"]["get"]
+                  ["parameters"]}
+    assert {"q", "channel_id", "from", "to", "status", "page_id"} <= set(parameters)
+    assert parameters["q"]["schema"]["maxLength"] == 200
+
+
 # The posting queue
 
 def set_queue(client, time_zone, *slots):
@@ -226,10 +275,18 @@ def test_queue_on_daylight_saving_nights_moves_a_missing_time_forward_and_takes_
     assert seen["autumn"].astimezone(UTC).time().isoformat() == "00:30:00"
 
 
-def test_racing_queue_requests_never_share_a_time(processes, api_token, client):
+@pytest.mark.parametrize("own_queue", [False, True], ids=["default-queue", "channel-queue"])
+def test_racing_queue_requests_never_share_a_time(processes, api_token, client, own_queue):
     """Real concurrent requests to gunicorn (2 processes x 4 threads), on this run's database."""
-    set_queue(client, "UTC", *[(d, t) for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-                              for t in ("09:00", "13:00")])
+    slots = [(d, t) for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") for t in ("09:00", "13:00")]
+    target = {}
+    if own_queue:  # the channel's own queue is locked, not the default one (which has other times)
+        set_queue(client, "UTC", ("mon", "06:00"))
+        channel = new_channel(client)
+        set_channel_queue(client, channel["id"], "UTC", *slots)
+        target = {"channel_id": channel["id"]}
+    else:
+        set_queue(client, "UTC", *slots)
     web = processes.web()
     pages = [page_id(client, f"race {n}") for n in range(16)]
     barrier = threading.Barrier(len(pages))
@@ -237,7 +294,8 @@ def test_racing_queue_requests_never_share_a_time(processes, api_token, client):
 
     def take(n):
         barrier.wait()
-        results[n] = http("POST", web.url + "/api/schedules", {"page_id": pages[n], "queue": True}, api_token)
+        results[n] = http("POST", web.url + "/api/schedules", {"page_id": pages[n], "queue": True, **target},
+                          api_token)
 
     threads = [threading.Thread(target=take, args=(n,)) for n in range(len(pages))]
     start = datetime.now(UTC)
@@ -253,6 +311,81 @@ def test_racing_queue_requests_never_share_a_time(processes, api_token, client):
         for day in range(10) for hour in (9, 13))
     # The first 16 posting times, each once: none doubled, none skipped.
     assert times == [t for t in posting_times if t > start][:16]
+
+
+# Each channel's own queue
+
+def new_channel(client, name="Second"):
+    response = client.post("/api/channels", json={"provider": "stub", "name": name})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def set_channel_queue(client, channel_id, time_zone, *slots):
+    response = client.put(f"/api/channels/{channel_id}/queue", json={
+        "time_zone": time_zone, "slots": [{"weekday": d, "time": t} for d, t in slots]})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_a_channel_queue_starts_on_the_default_and_is_stored_on_its_own(client):
+    channel = new_channel(client)
+    assert client.get(f"/api/channels/{channel['id']}/queue").json == {
+        "time_zone": "UTC", "slots": [], "uses_default": True}
+    set_queue(client, "UTC", ("mon", "09:00"))
+    stored = set_channel_queue(client, channel["id"], "Europe/Berlin", ("wed", "18:00"), ("tue", "07:15"))
+    assert stored == {"time_zone": "Europe/Berlin", "uses_default": False,
+                      "slots": [{"weekday": "tue", "time": "07:15"}, {"weekday": "wed", "time": "18:00"}]}
+    assert client.get(f"/api/channels/{channel['id']}/queue").json == stored
+    assert client.get("/api/queue").json["slots"] == [{"weekday": "mon", "time": "09:00"}]  # untouched
+    # No times of its own: back on the default queue.
+    assert set_channel_queue(client, channel["id"], "UTC")["uses_default"] is True
+
+
+def test_channel_queues_answer_404_for_unknown_channels_and_422_naming_fields(client):
+    assert client.get("/api/channels/999999/queue").status_code == 404
+    response = client.put("/api/channels/999999/queue", json={"time_zone": "UTC", "slots": []})
+    assert response.status_code == 404 and response.content_type == "application/problem+json"
+    channel = new_channel(client)
+    response = client.put(f"/api/channels/{channel['id']}/queue", json={
+        "time_zone": "UTC", "slots": [{"weekday": "mon", "time": "25:00"}]})
+    assert response.status_code == 422 and set(response.json["errors"]) == {"slots"}
+    response = client.put(f"/api/channels/{channel['id']}/queue", json={"time_zone": "Mars/Olympus", "slots": []})
+    assert response.status_code == 422 and set(response.json["errors"]) == {"time_zone"}
+    assert client.get(f"/api/channels/{channel['id']}/queue").json["uses_default"] is True
+
+
+def test_each_channel_takes_its_own_next_free_time_and_falls_back_to_the_default(client):
+    stub = client.get("/api/channels").json["items"][0]
+    own, fallback = new_channel(client, "Own times"), new_channel(client, "Default times")
+    set_queue(client, "America/New_York", ("tue", "08:00"))
+    set_channel_queue(client, own["id"], "Europe/Berlin", ("fri", "17:30"))
+    tuesdays = next_local("America/New_York", 1, "08:00", 2)
+    fridays = next_local("Europe/Berlin", 4, "17:30", 2)
+    ids = [stub["id"], own["id"], fallback["id"]]
+    got = []
+    for n in range(2):
+        response = client.post(f"/api/pages/{page_id(client, f'multi {n}')}/schedules",
+                               json={"channel_ids": ids, "queue": True})
+        assert response.status_code == 201, response.json
+        got.append({s["channel"]["id"]: datetime.fromisoformat(s["scheduled_at"]) for s in response.json["items"]})
+    for n in range(2):
+        assert got[n] == {stub["id"]: tuesdays[n], own["id"]: fridays[n], fallback["id"]: tuesdays[n]}
+    # One channel alone: its next time is free on it, whatever the others hold.
+    response = client.post("/api/schedules", json={"page_id": page_id(client, "one"), "queue": True,
+                                                   "channel_id": own["id"]})
+    assert datetime.fromisoformat(response.json["scheduled_at"]) == next_local("Europe/Berlin", 4, "17:30", 3)[2]
+
+
+def test_queue_with_no_times_anywhere_names_the_channel(client):
+    channel = new_channel(client, "Lonely")
+    stub = client.get("/api/channels").json["items"][0]
+    set_channel_queue(client, stub["id"], "UTC", ("mon", "09:00"))
+    response = client.post(f"/api/pages/{page_id(client)}/schedules",
+                           json={"channel_ids": [stub["id"], channel["id"]], "queue": True})
+    assert response.status_code == 422
+    assert "Lonely" in response.json["errors"]["queue"][0] and "stub" not in response.json["errors"]["queue"][0]
+    assert client.get("/api/schedules").json["total"] == 0
 
 
 # The calendar feed
@@ -278,6 +411,8 @@ def test_feed_url_is_absolute_secret_and_readable_without_a_token(client, anon, 
     assert events[0].decoded("dtstart") == datetime.fromisoformat(keep["scheduled_at"])
     assert str(events[0]["url"]).endswith(f"/pages/{keep['page_id']}")
     assert str(events[0]["uid"]) == f"schedule-{keep['id']}@pagesite"
+    assert str(events[0]["location"]) == "Stub (stub)"  # the channel by name, and its provider
+    assert str(events[0]["description"]).endswith("(scheduled on Stub (stub))")
 
 
 def test_feed_includes_published_pages(client, anon, app):

@@ -264,6 +264,7 @@ INVALID = ProblemResponse(422, "A field is wrong; `errors` names each field and 
                   "ValidationProblem")
 TOO_LARGE = ProblemResponse(413, "The request is larger than this server accepts.", "ValidationProblem")
 NOT_FOUND = ProblemResponse(404, "No such resource.")
+CHANNEL_NOT_FOUND = ProblemResponse(404, "No channel with this id (or it was removed).")
 QUEUE_DOWN = ProblemResponse(503, "The job queue (Redis) is not answering; try again shortly.")
 
 

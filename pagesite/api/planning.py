@@ -2,10 +2,10 @@
 
 from flask import current_app, g, url_for
 
-from ..services import calendar_feed, posting_queue
+from ..services import calendar_feed, channels, posting_queue
 from . import bp
 from . import shapes as s
-from .declare import endpoint
+from .declare import CHANNEL_NOT_FOUND, endpoint
 
 
 @bp.get("/queue")
@@ -22,6 +22,29 @@ def get_posting_queue():
           body=s.NewPostingQueue, response=s.PostingQueue)
 def put_posting_queue(body):
     return posting_queue.set_queue(body.time_zone, [slot.model_dump() for slot in body.slots])
+
+
+CHANNEL_QUEUE = ("A channel with no posting times of its own takes them from the default queue "
+                 "(`/api/queue`); `uses_default` says which applies.")
+
+
+@bp.get("/channels/<int:channel_id>/queue")
+@endpoint("getChannelQueue", "Planning", "A channel's posting queue",
+          "The channel's own weekly posting times (UTC and none until set). " + CHANNEL_QUEUE,
+          response=s.ChannelPostingQueue, errors=[CHANNEL_NOT_FOUND])
+def get_channel_queue(channel_id):
+    return posting_queue.get_channel_queue(channels.get_channel(channel_id).id)
+
+
+@bp.put("/channels/<int:channel_id>/queue")
+@endpoint("setChannelQueue", "Planning", "Set a channel's posting queue",
+          "Replaces the channel's time zone and posting times; no times (`slots: []`) hands the channel back to "
+          "the default queue. " + CHANNEL_QUEUE,
+          body=s.NewPostingQueue, response=s.ChannelPostingQueue, errors=[CHANNEL_NOT_FOUND])
+def put_channel_queue(channel_id, body):
+    channel_id = channels.get_channel(channel_id).id
+    posting_queue.set_queue(body.time_zone, [slot.model_dump() for slot in body.slots], channel_id)
+    return posting_queue.get_channel_queue(channel_id)
 
 
 @bp.post("/calendar-feed")

@@ -8,7 +8,7 @@ from ..security import large_body
 from ..services import attachments, channels, health, pages, schedules
 from . import bp
 from . import shapes as s
-from .declare import NOT_FOUND, QUEUE_DOWN, ProblemResponse, endpoint, render
+from .declare import CHANNEL_NOT_FOUND, NOT_FOUND, QUEUE_DOWN, ProblemResponse, endpoint, render
 from .problems import problem, document
 
 CONFLICT = ProblemResponse(409, "The page already has a live schedule for this channel; `schedule_id` names it.")
@@ -161,7 +161,8 @@ def page_logs(page_id):
 @bp.post("/schedules")
 @endpoint("createSchedule", "Schedules", "Schedule a page",
           "Publishes the page to `channel_id` at `scheduled_at`, or as soon as a worker is free when it is "
-          "omitted, or with `queue: true` at the next free posting time of the posting queue. Without "
+          "omitted, or with `queue: true` at the next free posting time of the channel's posting queue (the "
+          "default queue when the channel has no times of its own). Without "
           "`channel_id`, `provider` picks the default channel if it is of that provider (else that provider's "
           "first channel); with neither, the default channel. A page has at most one queued or publishing "
           "schedule per channel; a page that breaks the channel's limits is a 422 naming them.",
@@ -173,10 +174,12 @@ def create_schedule(body):
 
 
 @bp.get("/schedules")
-@endpoint("listSchedules", "Schedules", "List schedules", "By time, then id; `from` and `to` give a date range.",
-          query=s.ScheduleFilter, response=s.ScheduleList)
+@endpoint("listSchedules", "Schedules", "List schedules",
+          "By time, then id; `from` and `to` give a date range, `q` searches the pages' text, `channel_id` "
+          "keeps one channel's; filters combine.", query=s.ScheduleFilter, response=s.ScheduleList)
 def list_schedules(query):
-    return schedules.list_schedules(query.status, query.page_id, query.page, query.per_page, query.from_, query.to)
+    return schedules.list_schedules(query.status, query.page_id, query.page, query.per_page, query.from_, query.to,
+                                    query.q, query.channel_id)
 
 
 @bp.get("/schedules/<int:schedule_id>")
@@ -273,7 +276,6 @@ def _published(attempt):
 
 # Channels
 
-CHANNEL_NOT_FOUND = ProblemResponse(404, "No channel with this id (or it was removed).")
 CONNECT_REFUSED = ("A 422 names the field the provider refused (`settings.url`, `credentials.secret`...) with its "
                    "reason; nothing is saved.")
 

@@ -25,6 +25,7 @@ from ..services.calendar import MAX_RANGE
 from ..services.common import MAX_ID
 from ..services.posting_queue import MAX_SLOTS, WEEKDAYS
 from ..services.pages import page_status
+from ..services.schedules import MAX_SEARCH
 from ..timeutil import isoformat, parse_aware
 from .declare import OneOf, Setting, config_default, no_default
 
@@ -111,6 +112,10 @@ class ScheduleFilter(Paging):
     status: Annotated[Literal["all", *SCHEDULE_STATUSES], Field(
         description="Only schedules with this status.")] = "all"
     page_id: Annotated[Id, Field(description="Only this page's schedules.", json_schema_extra=no_default)] = None
+    channel_id: Annotated[Id, Field(description="Only this channel's schedules (also a removed one's).",
+                                    json_schema_extra=no_default)] = None
+    q: Annotated[str, Field(max_length=MAX_SEARCH, json_schema_extra=no_default, description=(
+        "Only schedules whose page's text contains this, in any case (blanks around it are ignored)."))] = None
     from_: Annotated[AwareTime, Field(alias="from", json_schema_extra=no_default, description=(
         "With `to`: only schedules due at or after this time (an offset is required)."))] = None
     to: Annotated[AwareTime, Field(json_schema_extra=no_default, description=(
@@ -180,7 +185,8 @@ class NewSchedule(Input):
     scheduled_at: Optional[When] = None
     provider: Optional[ProviderName] = None
     queue: Optional[bool] = Field(None, description=(
-        "Instead of `scheduled_at`: take the next free posting time of the posting queue (`/api/queue`)."))
+        "Instead of `scheduled_at`: take the next posting time of the channel's queue "
+        "(`/api/channels/{id}/queue`, or `/api/queue` when it has none) that none of its live schedules holds."))
     channel_id: Annotated[Optional[Id], Field(
         description="The channel to publish to. Without it (and without `provider`), the default channel.")] = None
 
@@ -192,7 +198,8 @@ class NewSchedules(Input):
                                            description="One schedule is created per channel.")]
     scheduled_at: Optional[When] = None
     queue: Optional[bool] = Field(None, description=(
-        "Instead of `scheduled_at`: take the next posting time of the posting queue free on every channel."))
+        "Instead of `scheduled_at`: each channel takes its own next free posting time from its queue "
+        "(`/api/channels/{id}/queue`, or `/api/queue` when it has none)."))
 
 
 # Channels: settings and credentials are flat string maps, checked against the provider's schema by the service.
@@ -381,6 +388,13 @@ class PostingQueue(Output):
 
     time_zone: str = Field(description="An IANA time zone.")
     slots: list[Slot] = Field(description="Sorted by weekday, then time.")
+
+
+class ChannelPostingQueue(PostingQueue):
+    """A channel's own weekly posting times."""
+
+    uses_default: bool = Field(description=(
+        "True while the channel has no posting times of its own: it then takes them from `/api/queue`."))
 
 
 class CalendarFeed(Output):

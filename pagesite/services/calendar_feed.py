@@ -84,7 +84,9 @@ def render_feed(page_url):
         event.add("dtend", start + EVENT_LENGTH)
         event.add("summary", first_words(schedule.page.text))
         status = "published" if schedule.status == "published" else "scheduled"
-        event.add("description", f"{schedule.page.text}\n\n({status} via {schedule.provider})")
+        channel = f"{schedule.channel.name} ({schedule.channel.provider})"
+        event.add("description", f"{schedule.page.text}\n\n({status} on {channel})")
+        event.add("location", channel)  # where calendar apps show a place: the channel it goes to
         event.add("status", "CONFIRMED" if schedule.status == "published" else "TENTATIVE")
         event.add("url", page_url(schedule.page_id))
         calendar.add_component(event)

@@ -38,6 +38,12 @@ def get_queue(channel_id=None):
     return {"time_zone": row.time_zone, "slots": list(row.slots)}
 
 
+def get_channel_queue(channel_id):
+    """The channel's own queue, and whether it takes the default queue's times instead."""
+    queue = get_queue(channel_id)
+    return {**queue, "uses_default": not queue["slots"]}
+
+
 def _clean_zone(value):
     if not isinstance(value, str) or not value.strip():
         raise ValidationFailed.single("time_zone", "Give an IANA time zone, such as Europe/Berlin.")
@@ -130,37 +136,60 @@ NO_TIMES = ("No posting times are set up; add some under Settings → Posting qu
             "(or PUT /api/queue).")
 
 
-def check_has_times(channel_id=None):
-    """A 422 on ``queue`` when the queue has no posting times."""
-    row = _queue_row(channel_id)
-    if row is None or not row.slots:
-        raise ValidationFailed.single("queue", NO_TIMES)
-    return row
+def queue_rows(channel_ids):
+    """{channel id: the queue it takes its times from}: its own queue when that has
+    posting times, else the default queue (None when that has none either)."""
+    rows = db.session.scalars(select(PostingQueue).where(
+        PostingQueue.channel_id.in_(channel_ids) | PostingQueue.channel_id.is_(None))).all()
+    own = {row.channel_id: row for row in rows if row.slots}
+    return {channel_id: own.get(channel_id, own.get(None)) for channel_id in channel_ids}
 
 
-def claim_next_time(channels, now=None):
-    """The next posting time that no live schedule of any of ``channels`` holds,
-    with the queue locked until the caller commits.
+def check_has_times(channels):
+    """The queue each of ``channels`` takes its times from; a 422 on ``queue`` when one has none."""
+    rows = queue_rows([c.id for c in channels])
+    missing = [c for c in channels if rows[c.id] is None]
+    if missing:
+        raise ValidationFailed.single("queue", NO_TIMES if len(channels) == 1 else (
+            f"{', '.join(c.label for c in missing)}: " + NO_TIMES))
+    return rows
 
-    The caller inserts its schedules at that time and commits (or rolls back) in
-    the same transaction; a concurrent claim waits for that and then sees them.
+
+def claim_next_times(channels, now=None):
+    """{channel id: its next posting time that no live schedule of that channel holds},
+    each taken from the channel's own queue, or the default queue when it has none,
+    with those queues locked until the caller commits.
+
+    The caller inserts its schedules at those times and commits (or rolls back) in
+    the same transaction; a concurrent claim on the same queue waits for that and
+    then sees them.
     """
     now = now or utcnow()
-    row = check_has_times()
-    # The lock: a write to the queue's row, held until the caller's commit.
-    db.session.execute(update(PostingQueue).where(PostingQueue.id == row.id)
-                       .values(updated_at=PostingQueue.updated_at)
-                       .execution_options(synchronize_session=False))
-    zone, slots = db.session.execute(  # read again under the lock: the times as they are now
-        select(PostingQueue.time_zone, PostingQueue.slots).where(PostingQueue.id == row.id)).one()
-    queue = {"time_zone": zone, "slots": slots}
-    held = set(db.session.scalars(select(Schedule.scheduled_at).where(
+    rows = check_has_times(channels)
+    queues = {}
+    # The lock: a write to each queue's row, held until the caller's commit; taken
+    # in id order so two requests locking the same queues never wait on each other.
+    for row_id in sorted({row.id for row in rows.values()}):
+        db.session.execute(update(PostingQueue).where(PostingQueue.id == row_id)
+                           .values(updated_at=PostingQueue.updated_at)
+                           .execution_options(synchronize_session=False))
+        zone, slots = db.session.execute(  # read again under the lock: the times as they are now
+            select(PostingQueue.time_zone, PostingQueue.slots).where(PostingQueue.id == row_id)).one()
+        queues[row_id] = {"time_zone": zone, "slots": slots}
+    held = defaultdict(set)
+    for channel_id, instant in db.session.execute(select(Schedule.channel_id, Schedule.scheduled_at).where(
         Schedule.channel_id.in_([c.id for c in channels]), Schedule.status.in_(ACTIVE_STATUSES),
         Schedule.scheduled_at > now, Schedule.scheduled_at <= now + HORIZON,
-    )))
-    for instant in posting_times(queue, now + timedelta(microseconds=1), now + HORIZON):
-        if instant not in held:
-            return instant
-    db.session.rollback()
-    raise Conflict(f"Every posting time in the next {HORIZON.days} days is taken; add posting times or "
-                   "schedule this page for a time of your own.")
+    )):
+        held[channel_id].add(instant)
+    taken = {}
+    for channel in channels:
+        queue = queues[rows[channel.id].id]
+        taken[channel.id] = next((instant for instant in posting_times(queue, now + timedelta(microseconds=1),
+                                                                       now + HORIZON)
+                                  if instant not in held[channel.id]), None)
+        if taken[channel.id] is None:
+            db.session.rollback()
+            raise Conflict(f"Every posting time of {channel.label} in the next {HORIZON.days} days is taken; add "
+                           "posting times or schedule this page for a time of your own.")
+    return taken

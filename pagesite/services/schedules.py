@@ -82,13 +82,17 @@ def _conflict(page_id, channel):
 
 
 def _insert(page, targets, when):
-    """One queued schedule per channel, all in one transaction (all or nothing)."""
+    """One queued schedule per channel, all in one transaction (all or nothing);
+    ``when`` is one time for all, or {channel id: time}."""
     for channel in targets:
         if active_schedule(page.id, channel.id):
             raise _conflict(page.id, channel)
+    def time_for(channel):
+        return when[channel.id] if isinstance(when, dict) else when
+
     created = [
-        Schedule(page=page, channel=channel, provider=channel.provider, scheduled_at=when, next_attempt_at=when,
-                 status="queued",
+        Schedule(page=page, channel=channel, provider=channel.provider, status="queued",
+                 scheduled_at=time_for(channel), next_attempt_at=time_for(channel),
                  attempts=0, attempt_limit=current_app.config["PUBLISH_MAX_ATTEMPTS"])
         for channel in targets
     ]
@@ -113,10 +117,10 @@ def _queue_flag(queue, scheduled_at):
 
 
 def _schedule_all(page, targets, when, queue, now):
-    """Insert one schedule per channel (at the queue's next time free on all of them
-    with ``queue``) and hand them to the queue; a failed insert writes nothing."""
+    """Insert one schedule per channel (with ``queue``, each at its own queue's next
+    free time) and hand them to the job queue; a failed insert writes nothing."""
     if queue:
-        when = posting_queue.claim_next_time(targets, now)  # holds the queue until _insert commits
+        when = posting_queue.claim_next_times(targets, now)  # holds the queues until _insert commits
     try:
         created = _insert(page, targets, when)
     except Conflict:
@@ -129,7 +133,7 @@ def _schedule_all(page, targets, when, queue, now):
 
 def create_schedule(page_id, scheduled_at=None, provider=None, channel_id=None, queue=False):
     """Queue ``page_id`` for ``scheduled_at`` (ISO 8601 with offset; now if omitted),
-    or, with ``queue``, for the next free posting time of the posting queue, on
+    or, with ``queue``, for the next free posting time of the channel's queue, on
     ``channel_id``, or through ``provider`` (None: the default channel)."""
     now = utcnow()
     page, when, channel, queue = collect_errors(
@@ -161,10 +165,27 @@ def get_schedule(schedule_id):
     return get_or_404(Schedule, schedule_id, "schedule")
 
 
-def list_schedules(status=None, page_id=None, page=None, per_page=None, start=None, end=None):
+MAX_SEARCH = 200
+
+
+def _search(q):
+    """A filter for pages whose text contains ``q`` (any case; % and _ are plain characters)."""
+    if not isinstance(q, str):
+        raise ValidationFailed.single("q", "Must be text.")
+    q = q.strip()
+    if len(q) > MAX_SEARCH:
+        raise ValidationFailed.single("q", f"Must be at most {MAX_SEARCH} characters.")
+    return [Schedule.page.has(Page.text.icontains(q, autoescape=True))] if q else []
+
+
+def list_schedules(status=None, page_id=None, page=None, per_page=None, start=None, end=None, q=None,
+                   channel_id=None):
     """Schedules sorted by time then id, each with its page and attachments loaded;
-    ``start`` and ``end`` (ISO 8601 with offsets) keep those due in [start, end)."""
-    filters = calendar.range_filters(calendar.parse_range(start, end))
+    ``start`` and ``end`` (ISO 8601 with offsets) keep those due in [start, end),
+    ``q`` those whose page's text contains it, ``channel_id`` those of one channel."""
+    bounds, searched = collect_errors(lambda: calendar.parse_range(start, end),
+                                      lambda: _search(q) if q is not None else [])
+    filters = calendar.range_filters(bounds) + searched
     # A deleted page leaves the lists (its history stays readable from the page).
     filters.append(~exists().where(Page.id == Schedule.page_id, Page.deleted_at.is_not(None)))
     if status not in (None, "", "all"):
@@ -173,6 +194,8 @@ def list_schedules(status=None, page_id=None, page=None, per_page=None, start=No
         filters.append(Schedule.status == status)
     if page_id not in (None, ""):
         filters.append(Schedule.page_id == parse_int(page_id, "page_id", minimum=1, maximum=MAX_ID))
+    if channel_id not in (None, ""):
+        filters.append(Schedule.channel_id == parse_int(channel_id, "channel_id", minimum=1, maximum=MAX_ID))
     order = (Schedule.scheduled_at, Schedule.id)
     statement = (
         select(Schedule)
@@ -292,16 +315,20 @@ def check_compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None
     A channel's limits are reported under ``channel.<id>``, so a form can show
     each next to its channel. ``channel_ids`` None means the default channel.
     """
-    text, assets, _, targets, _ = collect_errors(
+    text, assets, _, targets = collect_errors(
         lambda: clean_text(text),
         lambda: check_attachment_ids(attachment_ids),
         lambda: scheduled_at is None or parse_when(scheduled_at, utcnow()),
         lambda: [channels.resolve()] if channel_ids is None else _channel_ids(channel_ids),
-        lambda: not queue or posting_queue.check_has_times(),
     )
     page = channels.page_data(text, assets)
     problems = {f"channel.{c.id}": channels.limit_problems(c, page) for c in targets}
     problems = {k: v for k, v in problems.items() if v}
+    if queue:
+        try:
+            posting_queue.check_has_times(targets)
+        except ValidationFailed as e:
+            problems.update(e.errors)
     if problems:
         raise ValidationFailed(problems)
     return targets
@@ -309,7 +336,7 @@ def check_compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None
 
 def compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None, queue=False):
     """Create a page and schedule it on each channel (now when ``scheduled_at`` is
-    None, at the posting queue's next free time with ``queue``); (page, schedules).
+    None, with ``queue`` at each channel's next free posting time); (page, schedules).
 
     Everything is checked before anything is written, so a mistake in one field
     never leaves a page behind without its schedules.

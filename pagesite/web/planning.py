@@ -3,7 +3,7 @@
 from flask import flash, g, redirect, render_template, request, session, url_for
 
 from ..errors import ValidationFailed
-from ..services import auth, calendar_feed, posting_queue
+from ..services import auth, calendar_feed, channels, posting_queue
 from . import bp
 from .calendar import viewer_zone
 
@@ -12,13 +12,18 @@ NEW_FEED_URL = "pagesite_new_feed_url"  # shown once after it is made, then forg
 
 @bp.app_template_global()
 def planning_settings():
-    """What the settings page shows about the feed and the queue."""
-    queue = posting_queue.get_queue()
+    """What the settings page shows about the feed and the queues: the default one, then each channel's."""
+    default = posting_queue.get_queue()
+    queues = [dict(key="default", channel=None, queue=default,
+                   zone=default["time_zone"] if default["slots"] else viewer_zone())]
+    for channel in channels.live_channels():
+        own = posting_queue.get_channel_queue(channel.id)
+        queues.append(dict(key=str(channel.id), channel=channel, queue=own,
+                           zone=own["time_zone"] if own["slots"] else queues[0]["zone"]))
     return dict(
         has_feed=calendar_feed.has_feed(g.user),
         new_feed_url=session.pop(NEW_FEED_URL, None),
-        queue=queue,
-        queue_zone=queue["time_zone"] if queue["slots"] else viewer_zone(),
+        queues=queues,
         weekdays=posting_queue.WEEKDAYS,
     )
 
@@ -59,19 +64,30 @@ def parse_slots(form):
 
 @bp.post("/settings/queue")
 def settings_queue():
-    slots, errors = parse_slots(request.form)
+    """Save the default queue's times, or a channel's (``channel_id``); errors go next to their field."""
+    channel_id = request.form.get("channel_id", "")
+    channel = channels.get_channel(int(channel_id)) if channel_id.isdigit() else None
+    key = str(channel.id) if channel else "default"
+    slots, line_errors = parse_slots(request.form)
+    errors = {"slots": line_errors} if line_errors else {}
     if not errors:
         try:
             posting_queue.set_queue(request.form.get("time_zone"),
-                                    [{"weekday": s["weekday"], "time": s["time"]} for s in slots])
+                                    [{"weekday": s["weekday"], "time": s["time"]} for s in slots],
+                                    channel.id if channel else None)
         except ValidationFailed as e:
-            errors = [_slot_message(name, message, slots) for name, messages in e.errors.items()
-                      for message in messages]
+            for name, messages in e.errors.items():
+                field = "time_zone" if name == "time_zone" else "slots"
+                errors.setdefault(field, []).extend(_slot_message(name, m, slots) for m in messages)
     if errors:
         return render_template("auth/settings.html", tokens=auth.list_tokens(g.user), new_token=None, errors={},
-                               queue_errors=errors, queue_form=request.form), 422
-    flash("Posting times saved; “Add to queue” in Compose takes the next free one.")
-    return redirect(url_for("auth.settings") + "#posting-queue")
+                               queue_errors=errors, queue_form=request.form, queue_key=key), 422
+    if channel and not slots:
+        flash(f"{channel.name} now takes the default posting times.")
+    else:
+        flash(f"Posting times{f' of {channel.name}' if channel else ''} saved; “Add to queue” in Compose takes "
+              "the next free one.")
+    return redirect(url_for("auth.settings") + f"#queue-{key}")
 
 
 def _slot_message(name, message, slots):

@@ -1,6 +1,7 @@
 """Views of the web interface. Each parses its form, calls a service, renders."""
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 
@@ -9,8 +10,11 @@ from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES, PageFile
 from ..security import large_body
 from ..services import attachments, channels, health, pages, schedules
-from ..timeutil import isoformat, utcnow
+from ..services.calendar import MAX_RANGE
+from ..services.common import PageOf, collect_errors
+from ..timeutil import isoformat, local_to_utc, utcnow
 from . import bp
+from .calendar import viewer_zone
 from .errors import is_htmx
 from .forms import ComposeForm, parse_compose, parse_ids
 
@@ -260,25 +264,65 @@ def attachment_link(token):
 
 # Schedules
 
-def _schedules_context(status, page):
-    status = status or "all"
-    result = schedules.list_schedules(status, None, page, None)
-    pages_total = max(1, -(-result.total // result.per_page))
+FILTERS = ("status", "q", "channel_id", "from", "to")  # what the schedules list keeps in its URL
+
+
+def _day_bound(value, zone, field):
+    """The UTC start of a local date from the filter form (YYYY-MM-DD), or a 422 on ``field``."""
+    try:
+        return local_to_utc(date.fromisoformat(value), "00:00", zone)
+    except ValueError:
+        raise ValidationFailed.single(field, "Give a date as YYYY-MM-DD.") from None
+
+
+def _date_range(start, end, zone):
+    """The filter form's dates (``to`` included, in the viewer's zone) as UTC instants for the service."""
+    if not start and not end:
+        return None, None
+    if not (start and end):
+        missing = "to" if start else "from"
+        raise ValidationFailed.single(missing, f"Choose the {'last' if start else 'first'} day too.")
+    first, last = collect_errors(lambda: _day_bound(start, zone, "from"), lambda: _day_bound(end, zone, "to"))
+    if last < first:
+        raise ValidationFailed.single("to", "Choose a day on or after the first day (From).")
+    return first, local_to_utc(date.fromisoformat(end) + timedelta(days=1), "00:00", zone)
+
+
+def _schedules_context(values):
+    """The list for the filters in ``values`` (query string or form); bad filters show an empty list
+    and their errors, next to the fields in the filter form."""
+    filters = {name: values.get(name, "").strip() for name in FILTERS}
+    filters["status"] = filters["status"] or "all"
+    errors = {}
+    try:
+        start, end = _date_range(filters["from"], filters["to"], viewer_zone())
+        result = schedules.list_schedules(filters["status"], None, values.get("page"), None, start, end,
+                                          filters["q"], filters["channel_id"])
+    except ValidationFailed as e:
+        errors = e.errors
+        result = PageOf(items=[], total=0, page=1, per_page=1)
     return dict(
         result=result,
-        status=status,
+        status=filters["status"],
+        filters={name: value for name, value in filters.items() if value and value != "all"},
+        filter_values=filters,
+        filter_errors=errors,
+        filtered=any(value and value != "all" for value in filters.values()),
         statuses=("all",) + SCHEDULE_STATUSES,
-        pages_total=pages_total,
+        max_range_days=MAX_RANGE.days,
+        channel_list=channels.live_channels(),
+        pages_total=max(1, -(-result.total // result.per_page)),
         polling=poll_seconds(result.items),
     )
 
 
 @bp.get("/schedules")
 def schedule_list():
-    context = _schedules_context(request.args.get("status"), request.args.get("page"))
-    if is_htmx():
-        return render_template("web/_schedules_region.html", **context)
-    return render_template("web/schedules.html", **context)
+    context = _schedules_context(request.args)
+    status = 422 if context["filter_errors"] else 200
+    if is_htmx():  # the list, and each filter's errors beside its field
+        return render_template("web/_schedules_region.html", oob_filter_errors=True, **context), status
+    return render_template("web/schedules.html", **context), status
 
 
 ACTIONS = {
@@ -292,10 +336,10 @@ ACTIONS = {
 def schedule_action(schedule_id, action):
     run, message = ACTIONS[action]
     run(schedule_id)
-    status, page = request.form.get("status"), request.form.get("page")
     if not is_htmx():
-        return redirect(url_for(".schedule_list", status=status, page=page))
-    context = _schedules_context(status, page)
+        return redirect(url_for(".schedule_list", page=request.form.get("page"),
+                                **{name: request.form[name] for name in FILTERS if request.form.get(name)}))
+    context = _schedules_context(request.form)
     return render_template("web/_schedules_region.html", message=message.format(id=schedule_id), **context)
 
 

@@ -96,6 +96,11 @@ def test_week_view_in_new_york_and_berlin_across_the_spring_forward_week(site, a
     expect(week_cell(page, sunday, 3).locator(f"#chip-{after_jump}")).to_contain_text("03:30")
     expect(week_cell(page, saturday, 9).locator(f"#chip-{before}")).to_contain_text("09:00")
     expect(week_cell(page, saturday, 9).locator(f"#chip-{before} img.chip-thumb")).to_be_visible()
+    # Each chip shows its channel: the provider's letter, and the channel's name for screen readers.
+    chip = page.locator(f"#chip-{before}")
+    expect(chip.locator(".provider-icon.provider-stub")).to_have_attribute("title", "Stub (stub)")
+    expect(chip).to_have_attribute("aria-label", re.compile(r"^09:00 queued on Stub \(stub\): "))
+    expect(chip.get_by_role("link")).to_have_accessible_name(re.compile(r"09:00 Stub "))
     expect(week_cell(page, sunday, 2)).to_contain_text("Skipped: clocks go forward")
     expect(week_cell(page, sunday, 2).locator(".slot-add")).to_have_count(0)
     site.screenshot("calendar-week-new-york-dst", page)
@@ -259,14 +264,17 @@ def test_phone_width_shows_an_agenda(site, app):
 
 def test_settings_posting_times_then_add_to_queue_in_compose(site, app):
     page = site.open("Europe/Berlin", path="/settings")
-    page.get_by_label("Time zone").fill("Europe/Berlin")
-    page.get_by_label("Posting times, one per line").fill("mon 09:00\nfunday 25:00")
-    page.get_by_role("button", name="Save posting times").click()
-    expect(page.locator("#queue-errors")).to_contain_text("funday 25:00")
-    page.get_by_label("Posting times, one per line").fill("mon 09:00\nthu 17:30")
-    page.get_by_role("button", name="Save posting times").click()
+    default = page.locator("#queue-default")
+    default.get_by_label("Time zone").fill("Europe/Berlin")
+    default.get_by_label("Posting times, one per line").fill("mon 09:00\nfunday 25:00")
+    default.get_by_role("button", name="Save posting times").click()
+    expect(page.locator("#queue-slots-default-error")).to_contain_text("funday 25:00")
+    expect(page.locator("#queue-slots-default")).to_be_focused()  # the field to fix, with its error beside it
+    expect(page.locator("#queue-slots-default")).to_have_attribute("aria-invalid", "true")
+    default.get_by_label("Posting times, one per line").fill("mon 09:00\nthu 17:30")
+    default.get_by_role("button", name="Save posting times").click()
     expect(page.get_by_role("status").filter(has_text="Posting times saved")).to_be_visible()
-    expect(page.get_by_label("Posting times, one per line")).to_have_value("mon 09:00\nthu 17:30\n")
+    expect(default.get_by_label("Posting times, one per line")).to_have_value("mon 09:00\nthu 17:30\n")
     site.screenshot("settings-queue-and-feed", page)
     assert axe_violations(page) == []
 
@@ -285,6 +293,57 @@ def test_settings_posting_times_then_add_to_queue_in_compose(site, app):
     expect(notice.locator("[data-queue-time]")).to_contain_text(when.strftime("%b %-d, %Y, %I:%M %p"))  # en-US, local
     site.screenshot("compose-added-to-queue", page)
     expect(page.get_by_label("Add to queue")).to_be_checked()  # ready for the next one
+
+
+def test_a_channel_queue_from_settings_by_keyboard_then_each_channel_shows_its_time(site, app):
+    from pagesite.services import channels
+
+    second = _in_app(app, lambda: channels.create_channel("stub", "Evening stub")[0].id)
+    page = site.open("America/New_York", path="/settings")
+    page.locator("#queue-default").get_by_label("Posting times, one per line").fill("tue 08:00")
+    page.locator("#queue-default").get_by_role("button", name="Save posting times").click()
+    own = page.locator(f"#queue-{second}")
+    expect(own).to_contain_text("Takes the default posting times")
+    # Keyboard only: into the channel's time zone, fix a mistake, save with Enter on the button.
+    own.get_by_label("Time zone").focus()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Mars/Olympus")
+    page.keyboard.press("Tab")
+    page.keyboard.type("fri 19:45")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    error = page.locator(f"#queue-zone-{second}-error")
+    expect(error).to_contain_text("Unknown time zone")
+    expect(page.locator(f"#queue-zone-{second}")).to_be_focused()
+    expect(page.locator(f"#queue-slots-{second}")).to_have_value("fri 19:45")  # nothing typed is lost
+    assert axe_violations(page) == []
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Europe/London")
+    page.keyboard.press("Enter")  # submits the channel's own form
+    expect(page.get_by_role("status").filter(has_text="Posting times of Evening stub saved")).to_be_visible()
+    expect(page.locator(f"#queue-{second}")).to_contain_text("Has its own posting times")
+    site.screenshot("settings-channel-queue", page)
+
+    page.goto(site.url + "/compose")
+    page.get_by_label("Text").fill("Two queues")
+    for checkbox in page.locator("input[name=channel_ids]").all():
+        checkbox.check()
+    page.get_by_label("Add to queue").check()
+    page.get_by_role("button", name="Create page").click()
+    notice = page.get_by_role("status").filter(has_text="was added to each channel's queue")
+    expect(notice).to_be_visible()
+    from pagesite.extensions import db
+    from pagesite.models import Schedule
+
+    times = _in_app(app, lambda: {s.channel_id: s.scheduled_at for s in db.session.query(Schedule)})
+    assert times[second].astimezone(ZoneInfo("Europe/London")).strftime("%a %H:%M") == "Fri 19:45"
+    stub = next(channel_id for channel_id in times if channel_id != second)
+    assert times[stub].astimezone(ZoneInfo("America/New_York")).strftime("%a %H:%M") == "Tue 08:00"
+    for channel_id, when in times.items():
+        expect(notice.locator(f"[data-queue-channel='{channel_id}'] [data-queue-time]")).to_contain_text(
+            when.astimezone(ZoneInfo("America/New_York")).strftime("%b %-d, %Y, %I:%M %p"))
+    site.screenshot("compose-two-queues", page)
+    assert axe_violations(page) == []
 
 
 def test_add_to_queue_without_posting_times_says_where_to_set_them(site):

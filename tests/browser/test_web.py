@@ -12,6 +12,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from conftest import wait_until
+from browser.axe import assert_accessible
 from helpers import png_bytes
 
 pytestmark = pytest.mark.browser
@@ -340,6 +341,72 @@ def test_retry_a_failed_schedule_tries_again_and_logs_it(site, workers, app):
     log_rows = page.locator("table.log tbody tr")
     expect(log_rows).to_have_count(2)
     expect(log_rows.locator("td[data-label=Attempt]")).to_have_text(["2", "1"])  # newest first
+
+
+def test_search_channel_and_dates_filter_the_list_and_stay_in_the_url(site, app):
+    from pagesite.services import channels, pages, schedules
+
+    zone = ZoneInfo("Asia/Tokyo")
+    now = datetime.now(timezone.utc)
+    second = _in_app(app, lambda: channels.create_channel("stub", "Newsletter")[0].id)
+
+    def plan(text, when, channel_id=None):
+        def create():
+            page_id = pages.create_page(text).id
+            return schedules.create_schedule(page_id, when.isoformat(), channel_id=channel_id).id
+        return _in_app(app, create)
+
+    soon = plan("Summer sale starts", now + timedelta(days=2))
+    plan("Summer sale ends", now + timedelta(days=20))
+    other = plan("Summer sale newsletter", now + timedelta(days=2, hours=1), second)
+    plan("Winter news", now + timedelta(days=3))
+
+    page = site.open("Asia/Tokyo", path="/schedules")
+    expect(page.locator("tbody tr")).to_have_count(4)
+    search = page.get_by_label("Search page text")
+    search.fill("SUMMER")
+    search.press("Enter")
+    expect(page).to_have_url(re.compile(r"/schedules\?q=SUMMER$"))  # only the filters in use
+    expect(page.locator("tbody tr")).to_have_count(3)
+    expect(search).to_be_focused()  # the list was swapped around the field being used
+    expect(page.locator("#announcer")).to_have_text("3 schedules matching the filters")
+
+    page.get_by_label("Channel").focus()  # keyboard alone: on the list, the last channel
+    page.keyboard.press("End")
+    expect(page).to_have_url(re.compile(rf"/schedules\?q=SUMMER&channel_id={second}$"))
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator(f"#schedule-{other}")).to_be_visible()
+    expect(page.get_by_label("Channel")).to_be_focused()
+    page.get_by_label("Channel").select_option("")
+
+    # Days in the viewer's zone, both included; a half-given range says what is missing, next to it.
+    first = (now + timedelta(days=1)).astimezone(zone).date()
+    last = (now + timedelta(days=10)).astimezone(zone).date()
+    page.get_by_label("From", exact=True).fill(first.isoformat())
+    expect(page.locator("#filter-to-error")).to_have_text("Choose the last day too.")
+    expect(page.get_by_label("To", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Search page text")).to_have_value("SUMMER")  # nothing given is lost
+    page.get_by_label("To", exact=True).fill(last.isoformat())
+    expect(page.locator("#filter-to-error")).to_have_count(0)
+    expect(page.locator("tbody tr")).to_have_count(2)
+    expect(page.locator(f"#schedule-{soon}")).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"q=SUMMER&from={first}&to={last}$"))
+    expect(page.locator("#schedules-region")).to_have_attribute(  # the live refresh keeps the filters
+        "hx-get", re.compile(r"q=SUMMER"))
+    site.screenshot("schedules-filtered", page)
+    assert_accessible(page, "schedules-filtered")
+
+    page.get_by_label("To", exact=True).fill((first - timedelta(days=1)).isoformat())
+    expect(page.locator("#filter-to-error")).to_contain_text("on or after the first day")
+    expect(page.locator("#schedules-caption")).to_contain_text("Fix the filters above")
+    assert_accessible(page, "schedules-filter-error")
+
+    page.goto(site.url + f"/schedules?q=summer&from={first}&to={last}&status=queued")  # the URL alone
+    expect(page.locator("tbody tr")).to_have_count(2)
+    expect(page.get_by_label("Search page text")).to_have_value("summer")
+    expect(page.get_by_label("From", exact=True)).to_have_value(first.isoformat())
+    page.get_by_role("link", name="Clear filters").click()
+    expect(page.locator("tbody tr")).to_have_count(4)
 
 
 def test_pagination_keeps_the_filter_and_the_url(site, app):

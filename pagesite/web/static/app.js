@@ -366,6 +366,41 @@
     }
   });
 
+  /* ---- Filter forms: only the filters in use go into the URL; say what was found ---- */
+
+  document.addEventListener("htmx:configRequest", function (evt) {
+    if (!evt.detail.elt.hasAttribute || !evt.detail.elt.hasAttribute("data-drop-empty")) { return; }
+    var params = evt.detail.parameters;
+    Array.from(new Set(Array.from(evt.detail.formData.keys()))).forEach(function (name) {
+      var field = evt.detail.elt.elements[name];
+      var unset = field && field.getAttribute ? field.getAttribute("data-default") || "" : "";
+      if (evt.detail.formData.getAll(name).every(function (v) { return v === "" || v === unset; })) {
+        delete params[name];
+      }
+    });
+  });
+
+  // A filter's errors arrive out of band, into the slot beside its field: mark the field to match.
+  document.addEventListener("htmx:oobAfterSwap", function (evt) {
+    var slot = evt.detail.target && evt.detail.target.id ? document.getElementById(evt.detail.target.id) : null;
+    var name = slot ? slot.getAttribute("data-filter-errors") : null;
+    var field = name && slot.closest("form") ? slot.closest("form").elements[name] : null;
+    if (!field) { return; }
+    var error = $("ul", slot);
+    var errorId = "filter-" + name + "-error";
+    var ids = (field.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (x) { return x && x !== errorId; });
+    if (error) { ids.push(errorId); field.setAttribute("aria-invalid", "true"); } else { field.removeAttribute("aria-invalid"); }
+    if (ids.length) { field.setAttribute("aria-describedby", ids.join(" ")); } else { field.removeAttribute("aria-describedby"); }
+  });
+
+  // Say what a filter found (the list is in place by now).
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var elt = evt.detail.elt;
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-drop-empty")) { return; }
+    var summary = $("#schedules-region [data-list-summary]");
+    if (summary) { $("#announcer").textContent = summary.textContent.replace(/\s+/g, " ").trim(); }
+  });
+
   /* ---- Live tables: keep focus, scroll and open rows; announce status changes ---- */
 
   var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
