@@ -23,6 +23,7 @@ def test_connect_read_list_never_show_credentials(client, receiver):
     assert channel["settings"] == {"url": receiver.url}
     assert channel["account"]["handle"].startswith("127.0.0.1:")
     assert channel["limits"]["max_characters"] == 5000
+    assert channel["refreshed_at"].endswith("Z") or channel["refreshed_at"].endswith("+00:00")
     assert "generated_credentials" not in channel and "credentials" not in channel
     assert receiver.requests[0]["verified"] and receiver.requests[0]["payload"]["type"] == "ping"
     listed = client.get("/api/channels").json["items"]

@@ -486,6 +486,8 @@ class Channel(Output):
         description="connected, or needs_attention: the network refused its credentials; reconnect it.")
     last_error: Optional[str] = Field(description="Why it needs attention.")
     limits: ChannelLimits
+    refreshed_at: Optional[Timestamp] = when("When its account and limits were last read from the network "
+                                             "(connecting, or the daily refresh)")
     created_at: Timestamp = when("When it was connected")
     updated_at: Timestamp = when("When it last changed")
 
