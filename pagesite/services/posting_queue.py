@@ -1,9 +1,10 @@
 """The posting queue: weekly posting times in a time zone, and the next free one.
 
-"Add to queue" takes the earliest future posting time that no live schedule of
-the destination holds. Taking a time locks the queue's row until the new
-schedule is committed, so two requests racing for the same time are served
-one after the other and never get the same one.
+"Add to queue" takes, for each channel, the earliest future posting time of its
+queue (its own, or the default one, ``channel_id`` NULL, when it has no times)
+that no live schedule of that channel holds. Taking a time locks the queue's
+row until the new schedules are committed, so two requests racing for the
+same time are served one after the other and never get the same one.
 """
 
 from collections import defaultdict
@@ -17,6 +18,7 @@ from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..models import ACTIVE_STATUSES, PostingQueue, Schedule
 from ..timeutil import local_to_utc, utcnow
+from . import channels
 from .common import collect_errors
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -39,9 +41,15 @@ def get_queue(channel_id=None):
 
 
 def get_channel_queue(channel_id):
-    """The channel's own queue, and whether it takes the default queue's times instead."""
-    queue = get_queue(channel_id)
+    """The live channel's own queue (a 404 for another id), and whether it takes the default queue's times."""
+    queue = get_queue(channels.get_channel(channel_id).id)
     return {**queue, "uses_default": not queue["slots"]}
+
+
+def set_channel_queue(channel_id, time_zone, slots):
+    """Replace the live channel's own zone and times; no times hands it back to the default queue."""
+    set_queue(time_zone, slots, channels.get_channel(channel_id).id)
+    return get_channel_queue(channel_id)
 
 
 def _clean_zone(value):
@@ -132,8 +140,8 @@ def posting_times(queue, start, end):
             return
 
 
-NO_TIMES = ("No posting times are set up; add some under Settings → Posting queue "
-            "(or PUT /api/queue).")
+NO_TIMES = ("No posting times are set up; add some under Settings → Posting queues "
+            "(or PUT /api/queue, or PUT /api/channels/{id}/queue for one channel).")
 
 
 def queue_rows(channel_ids):
