@@ -153,17 +153,17 @@ def queue_rows(channel_ids):
     return {channel_id: own.get(channel_id, own.get(None)) for channel_id in channel_ids}
 
 
-def check_has_times(channels):
-    """The queue each of ``channels`` takes its times from; a 422 on ``queue`` when one has none."""
-    rows = queue_rows([c.id for c in channels])
-    missing = [c for c in channels if rows[c.id] is None]
+def check_has_times(targets):
+    """The queue each of the ``targets`` channels takes its times from; a 422 on ``queue`` when one has none."""
+    rows = queue_rows([c.id for c in targets])
+    missing = [c for c in targets if rows[c.id] is None]
     if missing:
-        raise ValidationFailed.single("queue", NO_TIMES if len(channels) == 1 else (
+        raise ValidationFailed.single("queue", NO_TIMES if len(targets) == 1 else (
             f"{', '.join(c.label for c in missing)}: " + NO_TIMES))
     return rows
 
 
-def claim_next_times(channels, now=None):
+def claim_next_times(targets, now=None):
     """{channel id: its next posting time that no live schedule of that channel holds},
     each taken from the channel's own queue, or the default queue when it has none,
     with those queues locked until the caller commits.
@@ -173,7 +173,7 @@ def claim_next_times(channels, now=None):
     then sees them.
     """
     now = now or utcnow()
-    rows = check_has_times(channels)
+    rows = check_has_times(targets)
     queues = {}
     # The lock: a write to each queue's row, held until the caller's commit; taken
     # in id order so two requests locking the same queues never wait on each other.
@@ -186,12 +186,12 @@ def claim_next_times(channels, now=None):
         queues[row_id] = {"time_zone": zone, "slots": slots}
     held = defaultdict(set)
     for channel_id, instant in db.session.execute(select(Schedule.channel_id, Schedule.scheduled_at).where(
-        Schedule.channel_id.in_([c.id for c in channels]), Schedule.status.in_(ACTIVE_STATUSES),
+        Schedule.channel_id.in_([c.id for c in targets]), Schedule.status.in_(ACTIVE_STATUSES),
         Schedule.scheduled_at > now, Schedule.scheduled_at <= now + HORIZON,
     )):
         held[channel_id].add(instant)
     taken = {}
-    for channel in channels:
+    for channel in targets:
         queue = queues[rows[channel.id].id]
         taken[channel.id] = next((instant for instant in posting_times(queue, now + timedelta(microseconds=1),
                                                                        now + HORIZON)
