@@ -262,7 +262,7 @@ class CalendarFeed(db.Model):
 class PostingQueue(db.Model):
     """Weekly posting times in a time zone; "Add to queue" takes the next free one.
 
-    ``channel_id`` NULL is the default destination; a row per channel can follow.
+    ``channel_id`` NULL is the default queue; a channel's own row, when it has times, replaces it for that channel.
     ``slots`` is a list of {"weekday": "mon", "time": "09:00"}, sorted.
     """
 

@@ -2,7 +2,7 @@
 
 from flask import current_app, g, url_for
 
-from ..services import calendar_feed, channels, posting_queue
+from ..services import calendar_feed, posting_queue
 from . import bp
 from . import shapes as s
 from .declare import CHANNEL_NOT_FOUND, endpoint
@@ -33,7 +33,7 @@ CHANNEL_QUEUE = ("A channel with no posting times of its own takes them from the
           "The channel's own weekly posting times (UTC and none until set). " + CHANNEL_QUEUE,
           response=s.ChannelPostingQueue, errors=[CHANNEL_NOT_FOUND])
 def get_channel_queue(channel_id):
-    return posting_queue.get_channel_queue(channels.get_channel(channel_id).id)
+    return posting_queue.get_channel_queue(channel_id)
 
 
 @bp.put("/channels/<int:channel_id>/queue")
@@ -42,9 +42,7 @@ def get_channel_queue(channel_id):
           "the default queue. " + CHANNEL_QUEUE,
           body=s.NewPostingQueue, response=s.ChannelPostingQueue, errors=[CHANNEL_NOT_FOUND])
 def put_channel_queue(channel_id, body):
-    channel_id = channels.get_channel(channel_id).id
-    posting_queue.set_queue(body.time_zone, [slot.model_dump() for slot in body.slots], channel_id)
-    return posting_queue.get_channel_queue(channel_id)
+    return posting_queue.set_channel_queue(channel_id, body.time_zone, [slot.model_dump() for slot in body.slots])
 
 
 @bp.post("/calendar-feed")

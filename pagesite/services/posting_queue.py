@@ -1,9 +1,10 @@
 """The posting queue: weekly posting times in a time zone, and the next free one.
 
-"Add to queue" takes the earliest future posting time that no live schedule of
-the destination holds. Taking a time locks the queue's row until the new
-schedule is committed, so two requests racing for the same time are served
-one after the other and never get the same one.
+"Add to queue" takes, for each channel, the earliest future posting time of its
+queue (its own, or the default one, ``channel_id`` NULL, when it has no times)
+that no live schedule of that channel holds. Taking a time locks the queue's
+row until the new schedules are committed, so two requests racing for the
+same time are served one after the other and never get the same one.
 """
 
 from collections import defaultdict
@@ -17,6 +18,7 @@ from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..models import ACTIVE_STATUSES, PostingQueue, Schedule
 from ..timeutil import local_to_utc, utcnow
+from . import channels
 from .common import collect_errors
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -39,9 +41,15 @@ def get_queue(channel_id=None):
 
 
 def get_channel_queue(channel_id):
-    """The channel's own queue, and whether it takes the default queue's times instead."""
-    queue = get_queue(channel_id)
+    """The live channel's own queue (a 404 for another id), and whether it takes the default queue's times."""
+    queue = get_queue(channels.get_channel(channel_id).id)
     return {**queue, "uses_default": not queue["slots"]}
+
+
+def set_channel_queue(channel_id, time_zone, slots):
+    """Replace the live channel's own zone and times; no times hands it back to the default queue."""
+    set_queue(time_zone, slots, channels.get_channel(channel_id).id)
+    return get_channel_queue(channel_id)
 
 
 def _clean_zone(value):
@@ -132,8 +140,8 @@ def posting_times(queue, start, end):
             return
 
 
-NO_TIMES = ("No posting times are set up; add some under Settings → Posting queue "
-            "(or PUT /api/queue).")
+NO_TIMES = ("No posting times are set up; add some under Settings → Posting queues "
+            "(or PUT /api/queue, or PUT /api/channels/{id}/queue for one channel).")
 
 
 def queue_rows(channel_ids):
@@ -145,17 +153,17 @@ def queue_rows(channel_ids):
     return {channel_id: own.get(channel_id, own.get(None)) for channel_id in channel_ids}
 
 
-def check_has_times(channels):
-    """The queue each of ``channels`` takes its times from; a 422 on ``queue`` when one has none."""
-    rows = queue_rows([c.id for c in channels])
-    missing = [c for c in channels if rows[c.id] is None]
+def check_has_times(targets):
+    """The queue each of the ``targets`` channels takes its times from; a 422 on ``queue`` when one has none."""
+    rows = queue_rows([c.id for c in targets])
+    missing = [c for c in targets if rows[c.id] is None]
     if missing:
-        raise ValidationFailed.single("queue", NO_TIMES if len(channels) == 1 else (
+        raise ValidationFailed.single("queue", NO_TIMES if len(targets) == 1 else (
             f"{', '.join(c.label for c in missing)}: " + NO_TIMES))
     return rows
 
 
-def claim_next_times(channels, now=None):
+def claim_next_times(targets, now=None):
     """{channel id: its next posting time that no live schedule of that channel holds},
     each taken from the channel's own queue, or the default queue when it has none,
     with those queues locked until the caller commits.
@@ -165,7 +173,7 @@ def claim_next_times(channels, now=None):
     then sees them.
     """
     now = now or utcnow()
-    rows = check_has_times(channels)
+    rows = check_has_times(targets)
     queues = {}
     # The lock: a write to each queue's row, held until the caller's commit; taken
     # in id order so two requests locking the same queues never wait on each other.
@@ -178,12 +186,12 @@ def claim_next_times(channels, now=None):
         queues[row_id] = {"time_zone": zone, "slots": slots}
     held = defaultdict(set)
     for channel_id, instant in db.session.execute(select(Schedule.channel_id, Schedule.scheduled_at).where(
-        Schedule.channel_id.in_([c.id for c in channels]), Schedule.status.in_(ACTIVE_STATUSES),
+        Schedule.channel_id.in_([c.id for c in targets]), Schedule.status.in_(ACTIVE_STATUSES),
         Schedule.scheduled_at > now, Schedule.scheduled_at <= now + HORIZON,
     )):
         held[channel_id].add(instant)
     taken = {}
-    for channel in channels:
+    for channel in targets:
         queue = queues[rows[channel.id].id]
         taken[channel.id] = next((instant for instant in posting_times(queue, now + timedelta(microseconds=1),
                                                                        now + HORIZON)

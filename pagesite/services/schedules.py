@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import SCHEDULE_STATUSES, Page, PageAttachment, Schedule
 from ..timeutil import isoformat, parse_aware, utcnow
 from . import calendar, channels, posting_queue, publishing
-from .common import MAX_ID, collect_errors, get_or_404, paginate, parse_int
+from .common import MAX_ID, collect_errors, get_or_404, is_unicode_text, paginate, parse_int
 from .pages import active_schedule, check_attachment_ids, clean_text, create_page
 
 
@@ -170,7 +170,7 @@ MAX_SEARCH = 200
 
 def _search(q):
     """A filter for pages whose text contains ``q`` (any case; % and _ are plain characters)."""
-    if not isinstance(q, str):
+    if not isinstance(q, str) or "\x00" in q or not is_unicode_text(q):  # no database can search for those
         raise ValidationFailed.single("q", "Must be text.")
     q = q.strip()
     if len(q) > MAX_SEARCH:
