@@ -70,11 +70,13 @@ def test_patch_changes_text_and_order_and_keeps_descriptions_not_given(client):
     # Text alone leaves the attachments; [] removes them.
     assert client.patch(f"/api/pages/{page['id']}", json={"text": "again"}).json["attachments"][0]["id"] == b
     assert client.patch(f"/api/pages/{page['id']}", json={"attachment_ids": []}).json["attachments"] == []
+    # Nothing to change: the page as it is.
+    assert client.patch(f"/api/pages/{page['id']}", json={}).json["text"] == "again"
 
 
 @pytest.mark.parametrize("body, field", [
-    ({}, "text"),
     ({"text": "   "}, "text"),
+    ({"attachment_ids": [1], "attachments": [{"id": 1}]}, "attachments"),
     ({"attachment_ids": [999999]}, "attachment_ids"),
     ({"attachments": [{"id": 999999}]}, "attachments"),
     ({"attachments": [{"id": 1, "alt_text": "x" * 1501}]}, "attachments"),
@@ -218,3 +220,26 @@ def test_an_edit_racing_a_due_publish_never_sends_a_mix(client, processes, outbo
         assert (entry.sent["text"], [a["id"] for a in entry.sent["attachments"]],
                 [a["alt_text"] for a in entry.sent["attachments"]]) == got
     assert any(status == 200 for _, status, *_ in answers.values())
+
+
+def test_an_edit_must_fit_every_channel_the_page_is_queued_for(client):
+    from pagesite.extensions import db
+    from pagesite.models import Channel
+
+    created = client.post("/api/channels", json={"provider": "stub", "name": "Short"})
+    assert created.status_code == 201, created.json
+    with in_app():
+        channel = db.session.get(Channel, created.json["id"])
+        channel.limits = {**channel.limits, "max_characters": 20, "max_description": 10}
+        db.session.commit()
+    file_id = upload(client, "short")
+    page_id = make_page(client, "fits")
+    response = client.post("/api/schedules", json={"page_id": page_id, "channel_id": created.json["id"],
+                                                   "scheduled_at": later().isoformat()})
+    assert response.status_code == 201, response.json
+    too_long = client.patch(f"/api/pages/{page_id}", json={"text": "x" * 21})
+    assert too_long.status_code == 422 and "Short" in str(too_long.json["errors"]), too_long.json
+    long_alt = client.patch(f"/api/pages/{page_id}", json={"attachments": [{"id": file_id, "alt_text": "y" * 11}]})
+    assert long_alt.status_code == 422, long_alt.json
+    assert client.get(f"/api/pages/{page_id}").json["text"] == "fits"
+    assert client.patch(f"/api/pages/{page_id}", json={"text": "x" * 20}).status_code == 200

@@ -24,7 +24,8 @@ from pagesite import create_app, heartbeats
 from pagesite.api.problems import document
 from pagesite.extensions import get_redis
 
-# Rules no JSON Schema can state: that a referenced row exists, that a time
+# Rules no JSON Schema can state: that a referenced row exists, that the ids in
+# a list of objects differ, that a time
 # lies in the future (or within the dates Python can hold), what a file's
 # bytes are, how two query parameters go together, which time zones the
 # server's database knows, and whether the posting queue has times yet. A
@@ -34,7 +35,7 @@ DOMAIN_RULES = (
     "No page with id", "Unknown attachment id", "is in the past", "outside the range of supported dates",
     "This file is", "could not be read", "The file is empty.", "pixels",
     "No channel with id", "Unknown channel id", "channel is connected; connect one first", "Unknown time zone",
-    "No posting times are set up",
+    "No posting times are set up", "An attachment may appear only once",
     "together with", "Must be later than from", "A range may span at most",
 )
 # A channel's settings and credentials are checked against its provider's own

@@ -17,7 +17,7 @@ API_ROUTES_NEEDING_A_TOKEN = [
     ("PATCH", "/api/schedules/1"), ("POST", "/api/schedules/1/cancel"), ("POST", "/api/schedules/1/retry"),
     ("GET", "/api/providers"), ("POST", "/api/providers/stub/publish"),
     ("GET", "/api/queue"), ("PUT", "/api/queue"), ("POST", "/api/calendar-feed"), ("DELETE", "/api/calendar-feed"),
-    ("POST", "/api/pages/1/duplicate"),
+    ("POST", "/api/pages/1/duplicate"), ("PATCH", "/api/pages/1"), ("DELETE", "/api/pages/1"),
     ("POST", "/api/pages/1/schedules"), ("GET", "/api/channels"), ("POST", "/api/channels"),
     ("GET", "/api/channels/1"), ("PATCH", "/api/channels/1"), ("DELETE", "/api/channels/1"),
     ("POST", "/api/channels/1/publish"),

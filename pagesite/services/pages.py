@@ -63,7 +63,7 @@ def check_attachments(attachment_ids=None, attachments=None, current=None):
         return [(asset, asset.alt_text or "") for asset in check_attachment_ids(attachment_ids)]
     field = "attachments"
     if attachment_ids is not None:
-        raise ValidationFailed.single(field, "Send either attachments or attachment_ids, not both.")
+        raise ValidationFailed.single(field, "attachments cannot be sent together with attachment_ids; choose one.")
     if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
         raise ValidationFailed.single(field, 'Must be a list of {"id", "alt_text"} objects.')
     assets = check_attachment_ids([a.get("id") for a in attachments], field)
@@ -205,7 +205,7 @@ def update_page(page_id, text=None, attachment_ids=None, attachments=None):
     the new content. A 409 while one of its schedules is publishing."""
     page = live_page(page_id)
     if text is None and attachment_ids is None and attachments is None:
-        raise ValidationFailed.single("text", "Send text, attachments or attachment_ids to change.")
+        return page  # nothing to change
     current = {link.attachment_id: link.alt_text for link in page.page_attachments}
     new_text, files = collect_errors(
         lambda: page.text if text is None else clean_text(text),

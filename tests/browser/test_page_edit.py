@@ -76,3 +76,20 @@ def test_delete_a_page_after_confirming(site, app):
     expect(page.get_by_role("status").filter(has_text=f"Page {page_id} was deleted")).to_be_visible()
     expect(page.get_by_text("Soon gone")).to_have_count(0)
     assert page.goto(site.url + f"/pages/{page_id}").status == 404
+
+
+def test_the_log_shows_what_was_sent_after_a_later_edit(site, app, workers):
+    from conftest import wait_until
+    from pagesite.services import pages
+
+    page_id, schedule_id = make_schedule(app, "As it was sent")
+    wait_until(lambda: _in_app(app, lambda: pages.get_page(page_id).schedules[0].status) == "published",
+               timeout=20, message="the page to be published")
+    _in_app(app, lambda: pages.update_page(page_id, "Rewritten after publishing"))
+    page = site.open(path=f"/pages/{page_id}")
+    sent = page.locator("table.log [data-sent] details")
+    sent.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(sent.locator(".preview-text")).to_have_text("As it was sent")
+    expect(page.locator(".page-body .preview-text")).to_have_text("Rewritten after publishing")
+    assert_accessible(page, "page-detail-sent")
