@@ -20,7 +20,7 @@ API_ROUTES_NEEDING_A_TOKEN = [
     ("POST", "/api/pages/1/duplicate"), ("PATCH", "/api/pages/1"), ("DELETE", "/api/pages/1"),
     ("POST", "/api/pages/1/schedules"), ("GET", "/api/channels"), ("POST", "/api/channels"),
     ("GET", "/api/channels/1"), ("PATCH", "/api/channels/1"), ("DELETE", "/api/channels/1"),
-    ("POST", "/api/channels/1/publish"),
+    ("POST", "/api/channels/1/publish"), ("GET", "/api/channels/1/queue"), ("PUT", "/api/channels/1/queue"),
 ]
 
 
