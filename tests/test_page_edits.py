@@ -127,12 +127,15 @@ def test_delete_while_queued_cancels_and_hides_the_page(client, processes, outbo
     assert get(schedule["id"]).status == "canceled" and logs_for(schedule["id"]) == []
 
 
-def test_deleted_page_with_published_history_stays_readable(client, processes, outbox):
+def test_deleted_page_with_published_history_stays_readable(client, anon, processes, outbox):
     start(processes)
     file_id = upload(client, "a red square")
     page = client.post("/api/pages", json={"text": "sent once", "attachments": [{"id": file_id}]}).json
     published = wait_status(schedule_page(client, page["id"])["id"], "published")
+    feed = client.post("/api/calendar-feed").json["url"].removeprefix("http://localhost")
+    assert b"sent once" in anon.get(feed).data
     assert client.delete(f"/api/pages/{page['id']}").status_code == 204
+    assert b"sent once" not in anon.get(feed).data  # gone from the plan, like from the lists
     kept = client.get(f"/api/pages/{page['id']}")
     assert kept.status_code == 200 and kept.json["deleted_at"].endswith("Z")
     [entry] = client.get(f"/api/pages/{page['id']}/logs").json["items"]

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, union_all
+from sqlalchemy import case, exists, func, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..errors import ValidationFailed
@@ -51,6 +51,12 @@ def range_filters(bounds):
     return [Schedule.scheduled_at >= start, Schedule.scheduled_at < end]
 
 
+def on_kept_pages():
+    """A filter leaving out schedules of deleted pages: they leave every list and
+    calendar, while their history stays readable from the page itself."""
+    return ~exists().where(Page.id == Schedule.page_id, Page.deleted_at.is_not(None))
+
+
 def bucket_counts(bounds):
     """{i: how many schedules are due in [bounds[i], bounds[i + 1])}, counted by the database in one query.
 
@@ -60,7 +66,7 @@ def bucket_counts(bounds):
     bucket = case(*[(Schedule.scheduled_at < bound, n) for n, bound in enumerate(bounds[1:])])
     rows = db.session.execute(
         select(bucket, func.count())
-        .where(*range_filters((bounds[0], bounds[-1])))
+        .where(*range_filters((bounds[0], bounds[-1])), on_kept_pages())
         .group_by(bucket)
     ).all()
     return {n: count for n, count in rows if n is not None}
@@ -71,7 +77,7 @@ def first_in_buckets(bounds, buckets, limit):
     parts = []
     for n in buckets:
         first = (select(Schedule.id, Schedule.scheduled_at)
-                 .where(*range_filters((bounds[n], bounds[n + 1])))
+                 .where(*range_filters((bounds[n], bounds[n + 1])), on_kept_pages())
                  .order_by(Schedule.scheduled_at, Schedule.id).limit(limit).subquery())
         parts.append(select(first.c.id, first.c.scheduled_at))
     if not parts:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..models import CalendarFeed, Schedule
 from ..timeutil import utcnow
-from .calendar import first_words
+from .calendar import first_words, on_kept_pages
 
 FEED_STATUSES = ("queued", "publishing", "published")
 FEED_PAST = timedelta(days=180)  # older posts drop out, so the feed stays small
@@ -64,7 +64,8 @@ def render_feed(page_url):
     now = utcnow()
     schedules = db.session.scalars(
         select(Schedule)
-        .where(Schedule.status.in_(FEED_STATUSES), Schedule.scheduled_at >= now - FEED_PAST)
+        .where(Schedule.status.in_(FEED_STATUSES), Schedule.scheduled_at >= now - FEED_PAST,
+               on_kept_pages())
         .options(joinedload(Schedule.page))
         .order_by(Schedule.scheduled_at, Schedule.id)
         .limit(FEED_MAX_EVENTS)

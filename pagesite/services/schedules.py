@@ -1,6 +1,6 @@
 """Scheduling pages: create, list, cancel, reschedule, retry, publish now."""
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -186,8 +186,7 @@ def list_schedules(status=None, page_id=None, page=None, per_page=None, start=No
     bounds, searched = collect_errors(lambda: calendar.parse_range(start, end),
                                       lambda: _search(q) if q is not None else [])
     filters = calendar.range_filters(bounds) + searched
-    # A deleted page leaves the lists (its history stays readable from the page).
-    filters.append(~exists().where(Page.id == Schedule.page_id, Page.deleted_at.is_not(None)))
+    filters.append(calendar.on_kept_pages())
     if status not in (None, "", "all"):
         if status not in SCHEDULE_STATUSES:
             raise ValidationFailed.single("status", f"Must be one of: all, {', '.join(SCHEDULE_STATUSES)}.")
