@@ -194,13 +194,16 @@ def seed_schedules(app, rows, text="pagesite benchmark page"):
     """Insert one page and one schedule per (scheduled_at, status) in ``rows``,
     with Core bulk inserts; returns the schedule ids in order."""
     from pagesite.extensions import db
-    from pagesite.models import Page, Schedule
+    from pagesite.models import Channel, Page, Schedule
     from pagesite.timeutil import utcnow
 
     now = utcnow()
     with app.app_context():
         with db.engine.begin() as connection:
             first = connection.execute(sqlalchemy.select(sqlalchemy.func.max(Page.id))).scalar() or 0
+            # Every schedule names its channel: the built-in stub one.
+            stub = connection.execute(
+                sqlalchemy.select(Channel.id).where(Channel.provider == "stub").order_by(Channel.id)).scalar()
             batch = 5000
             for start in range(0, len(rows), batch):
                 chunk = rows[start:start + batch]
@@ -209,7 +212,7 @@ def seed_schedules(app, rows, text="pagesite benchmark page"):
                      "updated_at": now} for n in range(len(chunk))
                 ])
                 connection.execute(sqlalchemy.insert(Schedule), [
-                    {"page_id": first + start + n + 1, "provider": "stub", "scheduled_at": when, "status": status,
+                    {"page_id": first + start + n + 1, "channel_id": stub, "provider": "stub", "scheduled_at": when, "status": status,
                      "attempts": 0 if status == "queued" else 1, "attempt_limit": 5, "created_at": now,
                      "updated_at": now,
                      "published_at": when + timedelta(seconds=1) if status == "published" else None}
