@@ -199,8 +199,10 @@ def test_provider_limit_after_a_redis_wipe_is_at_most_twice_the_cap_until_calls_
         redis = get_redis()
         stub = db.session.scalar(select(Channel.id).where(Channel.provider == "stub").order_by(Channel.id))
     slots = f"pagesite:slots:channel-{stub}"
-    # The cap is full, and the other workers wait for a slot.
-    wait_until(lambda: redis.zcard(slots) == limit, timeout=10, message=f"{limit} slots taken")
+    # The cap is full, the calls are under way (the stub writes its outbox line
+    # halfway through a call), and the other workers wait for a slot.
+    wait_until(lambda: len(outbox()) == limit, timeout=15, message=f"{limit} calls under way")
+    assert redis.zcard(slots) == limit
     assert redis.connection_pool.connection_kwargs["db"] == int(app.config["REDIS_URL"].rsplit("/", 1)[1])
     wiped_at = time.time()
     redis.flushdb()  # this run's own Redis database only
