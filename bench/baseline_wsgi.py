@@ -1,5 +1,5 @@
-"""The web process for the lists benchmark: pagesite's app, unchanged, plus one
-route that serves the baseline.
+"""The web process for the lists, month view and upload benchmarks: pagesite's
+app, unchanged, plus the routes that serve their baselines.
 
 ``gunicorn bench.baseline_wsgi:app`` serves every pagesite route exactly as
 ``wsgi:app`` does (same create_app(), settings, hooks and engine), and
@@ -15,11 +15,12 @@ is what pagesite's list path costs over the query.
 Bench-only: pagesite itself has no such route.
 """
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from sqlalchemy import text
 
 from pagesite import create_app
-from pagesite.extensions import db
+from pagesite.extensions import csrf, db
+from pagesite.storage import get_storage
 from pagesite.timeutil import UTCDateTime, isoformat, parse_aware
 
 ROWS = text(
@@ -85,3 +86,16 @@ def bench_raw_calendar():
             else:
                 day["more"] += 1
     return jsonify(days=[{"date": d, **v} for d, v in sorted(days.items())])
+
+
+@app.post("/api/bench/raw-upload")
+@csrf.exempt  # like pagesite's API blueprint: a bearer token, no cookie
+def bench_raw_upload():
+    """The upload baseline: the request body as it arrives, hashed and written to
+    pagesite's storage (fsynced, or a completed S3 upload); no form parsing, no
+    checks, no row."""
+    stored = get_storage(current_app).save(request.stream, ".bin")
+    return jsonify(size=stored.size, sha256=stored.sha256), 201
+
+
+bench_raw_upload.large_body = True  # the upload route's body limit, not the 1 MB for other requests

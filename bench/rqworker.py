@@ -18,7 +18,9 @@ def noop():
 def main():
     connection = redis.Redis.from_url(os.environ["REDIS_URL"])
     worker_class = CLASSES[os.environ.get("PAGESITE_WORKER_CLASS", "simple")]
-    worker_class([sys.argv[1]], connection=connection).work(burst=True, logging_level="WARNING")
+    # Burst (the throughput baseline) unless told to keep waiting (the lateness baseline).
+    burst = os.environ.get("BENCH_RQ_BURST", "1") == "1"
+    worker_class([sys.argv[1]], connection=connection).work(burst=burst, logging_level="WARNING")
 
 
 if __name__ == "__main__":

@@ -5,14 +5,18 @@ and its name is the claimer id a claim records, so nothing here is set from
 outside. ``queueing`` names these functions by their import path.
 """
 
+from flask import current_app
 from rq import get_current_job
 
+from . import queueing
 from .services import channels, publishing
 
 
 def publish(schedule_id):
-    """Job: publish one schedule (does nothing unless it can claim it)."""
-    return publishing.publish_schedule(schedule_id, claimed_by=claimer_id()).outcome
+    """Job: publish one schedule at its time (does nothing unless it can claim it).
+    The scheduler hands jobs out ahead of their time; the hold waits for it."""
+    hold = queueing.hold_seconds(current_app.config)
+    return publishing.publish_schedule(schedule_id, claimed_by=claimer_id(), hold_seconds=hold).outcome
 
 
 def reconcile():

@@ -6,6 +6,12 @@ The database is the source of truth; Redis only carries work. Every job id is
 derived from the schedule's id and time, so dispatching twice, a reconciler
 pass and a second scheduler all name the same job, and the claim in
 ``services.publishing`` makes any duplicate run a no-op.
+
+On the second: the scheduler polls, so it hands each job to the queue a little
+ahead of its time (``lead_seconds``), and the worker that takes it holds it
+until the schedule's exact time, then looks at the schedule again (status and
+time, in the database) before it claims. A burst is thus already on the queue
+when it falls due, and a poll interval adds nothing to lateness.
 """
 
 import logging
@@ -38,6 +44,20 @@ _EXTEND_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call(
 _RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
+def lead_seconds(config=None):
+    """How far ahead of its time the scheduler hands a job to the queue: one
+    poll interval, plus a second for the pass itself (a burst of a thousand)."""
+    config = config or current_app.config
+    return float(config["SCHEDULER_INTERVAL"]) + 1.0
+
+
+def hold_seconds(config=None):
+    """The longest a worker holds a job for its time: the lead, plus a second
+    for clocks that differ between machines. A job further ahead than this
+    belongs to a schedule moved later; its new job runs it."""
+    return lead_seconds(config) + 1.0
+
+
 class PagesiteScheduler(Scheduler):
     """rq-scheduler, with sub-second job times, a heartbeat of our own, and a
     pass lock that a dead scheduler cannot hold for long.
@@ -51,6 +71,7 @@ class PagesiteScheduler(Scheduler):
     """
 
     heartbeat_ttl = heartbeats.TTL
+    lead = 0.0  # seconds ahead of their time that jobs go to the queue
 
     @property
     def lock_ms(self):
@@ -76,7 +97,7 @@ class PagesiteScheduler(Scheduler):
         return job
 
     def get_jobs_to_queue(self, with_times=False):
-        return self.get_jobs(until=time.time(), with_times=with_times)
+        return self.get_jobs(until=time.time() + self.lead, with_times=with_times)
 
     def heartbeat(self):
         super().heartbeat()
@@ -110,9 +131,9 @@ class PagesiteScheduler(Scheduler):
 
 
 def job_timeout(config=None):
-    """Slot wait plus provider call plus margin: how long a publish job may run."""
+    """Hold for its time, slot wait, provider call and margin: how long a publish job may run."""
     config = config or current_app.config
-    return 2 * int(config["PUBLISH_TIMEOUT"]) + 30
+    return 2 * int(config["PUBLISH_TIMEOUT"]) + 30 + int(hold_seconds(config) + 1)
 
 
 def publish_job_id(schedule):
@@ -134,6 +155,7 @@ def get_scheduler(connection=None):
         interval=current_app.config["SCHEDULER_INTERVAL"],
     )
     scheduler.heartbeat_ttl = heartbeats.ttl(current_app.config)
+    scheduler.lead = lead_seconds()
     return scheduler
 
 

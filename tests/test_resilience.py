@@ -125,7 +125,7 @@ def test_two_schedulers_and_duplicate_jobs_publish_a_thousand_schedules_once_eac
     wait_ready(3)
 
     started = time.monotonic()
-    when = utcnow() + timedelta(seconds=4)
+    when = utcnow() + timedelta(seconds=8)  # setup takes seconds on a loaded machine; jobs leave the scheduler a little before their time
     ids = add_schedules(1000, text="Thousand", when=when)
     print(f"1,000 schedules inserted and dispatched in {time.monotonic() - started:.2f} s")
     assert utcnow() < when, "setup too slow: the schedules came due before they were all dispatched"
@@ -177,6 +177,48 @@ def test_provider_limit_holds_across_worker_processes(processes, outbox, limit):
     assert len(records) == 12 and {r["schedule_id"] for r in records} == set(ids)
     # Four processes wanted to publish at once; the limit let exactly this many.
     assert max_overlap(records) == limit
+
+
+def test_provider_limit_after_a_redis_wipe_is_at_most_twice_the_cap_until_calls_in_flight_end(
+        processes, outbox, app):
+    """The README's bound: the slots live in Redis, so a wipe forgets the calls
+    in flight (at most the cap); new calls take fresh slots, so up to twice the
+    cap overlap until those calls end, and then the cap holds again."""
+    from pagesite.extensions import get_redis
+    from pagesite.models import Channel
+
+    limit = 2
+    env = {**FAST, "PAGESITE_STUB_DELAY_MS": "3000", "PAGESITE_PROVIDER_CONCURRENCY": str(limit)}
+    processes.scheduler(env=env)
+    for _ in range(2 * limit):
+        processes.worker(env=env)
+    wait_ready(2 * limit)
+    ids = add_schedules(4 * limit, text="Capped")
+    with in_app():
+        from pagesite.extensions import db
+        redis = get_redis()
+        stub = db.session.scalar(select(Channel.id).where(Channel.provider == "stub").order_by(Channel.id))
+    slots = f"pagesite:slots:channel-{stub}"
+    # The cap is full, the calls are under way (the stub writes its outbox line
+    # halfway through a call), and the other workers wait for a slot.
+    wait_until(lambda: len(outbox()) == limit, timeout=15, message=f"{limit} calls under way")
+    assert redis.zcard(slots) == limit
+    assert redis.connection_pool.connection_kwargs["db"] == int(app.config["REDIS_URL"].rsplit("/", 1)[1])
+    wiped_at = time.time()
+    redis.flushdb()  # this run's own Redis database only
+    wait_all("published", 4 * limit, timeout=60)
+
+    records = outbox()
+    assert_each_published_once(ids, records)
+    in_flight = [r for r in records if r["call_started"] < wiped_at]
+    assert len(in_flight) == limit
+    # The waiting workers took the forgotten slots at once: exactly twice the cap...
+    assert max_overlap(records) == 2 * limit
+    # ...and once the calls in flight at the wipe had ended, never more than the cap.
+    settled = max(r["call_ends"] for r in in_flight)
+    later = [r["call_started"] for r in records if r["call_started"] >= settled]
+    assert later, "no call started after the calls in flight at the wipe ended"
+    assert max(sum(r["call_started"] <= t < r["call_ends"] for r in records) for t in later) <= limit
 
 
 def test_supervisor_runs_the_configured_workers_and_restarts_a_dead_one(processes, outbox):

@@ -252,14 +252,30 @@ def _skipped(schedule_id, status):
     return Attempt("skipped", schedule_id)
 
 
-def publish_schedule(schedule_id, claimed_by=None):
-    """Publish one schedule if it is queued and due; otherwise do nothing."""
-    config = current_app.config
-    # A cheap look first, so a job with nothing to do never takes or waits for a slot.
-    found = db.session.execute(
+def _look(schedule_id):
+    return db.session.execute(
         select(Schedule.channel_id, Schedule.status, Schedule.next_attempt_at, Schedule.claimed_at)
         .where(Schedule.id == schedule_id)
     ).first()
+
+
+def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0):
+    """Publish one schedule if it is queued and due; otherwise do nothing.
+
+    A schedule due within ``hold_seconds`` is waited for: its job was handed
+    out ahead of time. After the wait it is looked at afresh, so a schedule
+    canceled or moved meanwhile is skipped (or waited for again, if moved a
+    little), and nothing is ever claimed before its time.
+    """
+    config = current_app.config
+    # A cheap look first, so a job with nothing to do never takes or waits for a slot.
+    found = _look(schedule_id)
+    give_up = time.monotonic() + hold_seconds  # in all: moved again and again, it is the new job's
+    while found is not None and found.status == "queued" \
+            and 0 < (ahead := (found.next_attempt_at - utcnow()).total_seconds()) <= give_up - time.monotonic():
+        db.session.rollback()  # hold no transaction while waiting
+        time.sleep(ahead)
+        found = _look(schedule_id)
     if found is None or found.status != "queued" or found.next_attempt_at > utcnow():
         db.session.rollback()
         return _skipped(schedule_id, found.status if found else None)

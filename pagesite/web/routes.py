@@ -424,6 +424,6 @@ def page_detail(page_id):
 
 @bp.get("/status")
 def status():
-    healthy, details = health.report()
+    healthy, details = health.report(with_channel_errors=True)  # signed in: the channels page shows them too
     context = dict(healthy=healthy, details=details, failures=health.recent_failures())
     return render_template("web/_status_region.html" if is_htmx() else "web/status.html", **context)
