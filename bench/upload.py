@@ -14,7 +14,7 @@ import uuid
 
 import psutil
 
-from .common import api_token, free_port, median
+from .common import api_token, median
 
 MB = 1024 * 1024
 
@@ -93,18 +93,9 @@ BUCKET = "pagesite-bench"
 
 def _s3():
     """moto's S3 server on 127.0.0.1 with an empty bucket; (server, endpoint, client)."""
-    import boto3
-    from moto.server import ThreadedMotoServer
+    from peers import s3
 
-    os.environ.update(AWS_ACCESS_KEY_ID="bench-access-key", AWS_SECRET_ACCESS_KEY="bench-secret-key",
-                      AWS_DEFAULT_REGION="us-east-1")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    return server, endpoint, client
+    return s3.start(BUCKET)
 
 
 def _empty(client):

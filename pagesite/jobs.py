@@ -10,13 +10,21 @@ from rq import get_current_job
 
 from . import queueing
 from .services import channels, publishing
+from .timeutil import from_timestamp
 
 
-def publish(schedule_id):
+def publish(schedule_id, channel_id=None, due_at=None, last_attempt_at=None):
     """Job: publish one schedule at its time (does nothing unless it can claim it).
-    The scheduler hands jobs out ahead of their time; the hold waits for it."""
+    The scheduler hands jobs out ahead of their time; the hold waits for it.
+
+    The other arguments are ``queueing.publish_job_args``; a job without them
+    (enqueued by an older version) reads them from the schedule."""
     hold = queueing.hold_seconds(current_app.config)
-    return publishing.publish_schedule(schedule_id, claimed_by=claimer_id(), hold_seconds=hold).outcome
+    due = None
+    if channel_id is not None:
+        due = publishing.Due(channel_id, from_timestamp(due_at),
+                             from_timestamp(last_attempt_at) if last_attempt_at is not None else None)
+    return publishing.publish_schedule(schedule_id, claimed_by=claimer_id(), hold_seconds=hold, due=due).outcome
 
 
 def reconcile():

@@ -56,7 +56,7 @@ def _beat_forever(connection, worker_id, ttl, every):
 
 def run_worker(burst=False):
     """One worker process: takes publish and reconcile jobs off the queue."""
-    app = create_app()
+    app = create_app(web=False)
     name = heartbeats.process_id("worker")
     with app.app_context():
         connection = get_redis()
@@ -78,7 +78,7 @@ def run_worker(burst=False):
 
 def run_scheduler(burst=False):
     """One scheduler process: moves due jobs onto the queue every interval."""
-    app = create_app()
+    app = create_app(web=False)
     with app.app_context():
         scheduler = queueing.get_scheduler(get_redis())
         queueing.register_reconciler(scheduler)
@@ -89,7 +89,7 @@ def run_scheduler(burst=False):
 
 def supervise(worker_count=None):
     """Run one scheduler and ``worker_count`` workers; restart any that dies."""
-    app = create_app()
+    app = create_app(web=False)
     worker_count = worker_count or int(app.config["WORKER_PROCESSES"])
     context = multiprocessing.get_context("spawn")
     roles = ["scheduler"] + ["worker"] * worker_count

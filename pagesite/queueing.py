@@ -186,10 +186,20 @@ def register_refresher(scheduler):
                        timeout=max(300, 2 * int(current_app.config["PUBLISH_TIMEOUT"]) + 60))
 
 
+def publish_job_args(schedule):
+    """What a publish job carries (anything with ``id``, ``channel_id``, ``next_attempt_at``
+    and ``claimed_at``): besides the schedule, what lets the job take its turn without
+    reading the schedule first — the channel (for its provider slot), the time the
+    attempt is due (to hold for) and when the previous attempt started, if one did.
+    The claim still decides: a job whose schedule changed since claims nothing."""
+    return (schedule.id, schedule.channel_id, schedule.next_attempt_at.timestamp(),
+            schedule.claimed_at.timestamp() if schedule.claimed_at else None)
+
+
 def enqueue_now(schedule, connection=None):
     get_queue(connection).enqueue(
         PUBLISH,
-        schedule.id,
+        *publish_job_args(schedule),
         job_id=publish_job_id(schedule),
         job_timeout=job_timeout(),
         result_ttl=600,
@@ -208,7 +218,7 @@ def dispatch(schedule):
             get_scheduler().enqueue_at(
                 schedule.next_attempt_at,
                 PUBLISH,
-                schedule.id,
+                *publish_job_args(schedule),
                 job_id=publish_job_id(schedule),
                 timeout=job_timeout(),
                 job_result_ttl=600,

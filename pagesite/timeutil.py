@@ -10,6 +10,11 @@ def utcnow():
     return datetime.now(timezone.utc)
 
 
+def from_timestamp(seconds):
+    """Aware UTC from seconds since the epoch (as jobs carry times)."""
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
 def isoformat(value):
     """ISO 8601 with a ``Z`` offset, or None."""
     if value is None:

@@ -69,16 +69,9 @@ S3_BUCKET = "pagesite-test"
 @pytest.fixture(scope="session")
 def s3_endpoint():
     """A real S3 HTTP endpoint (moto's standalone server) on 127.0.0.1, with a private bucket."""
-    import boto3
-    from moto.server import ThreadedMotoServer
+    from peers import s3
 
-    os.environ.update(AWS_ACCESS_KEY_ID="test-access-key", AWS_SECRET_ACCESS_KEY="test-secret-key",
-                      AWS_DEFAULT_REGION="us-east-1")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket=S3_BUCKET)
+    server, url, _client = s3.start(S3_BUCKET)
     yield url
     server.stop()
 

@@ -3,7 +3,7 @@ retries, and the claim and backoff rules underneath."""
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -200,6 +200,10 @@ def test_flaky_provider_is_retried_with_backoff(client, processes, outbox):
     # RETRY_BASE_SECONDS=0.2 in the tests: the first backoff is 0.1-0.2 s.
     gap = published["call_started"] - failed["call_ends"]
     assert gap >= 0.1, f"retried after {gap:.3f} s, sooner than the backoff allows"
+    # The retry's job carried when the first attempt started (its claim, just before its call).
+    assert failed["last_attempt_at"] is None
+    previous = datetime.fromisoformat(published["last_attempt_at"].replace("Z", "+00:00")).timestamp()
+    assert 0 <= failed["call_started"] - previous < 1, (previous, failed["call_started"])
 
 
 def test_permanent_failure_fails_after_one_attempt(client, processes, outbox):
@@ -298,6 +302,7 @@ def test_reschedule_moves_the_job_and_the_old_one_does_nothing(client, processes
     old_later = utcnow() + timedelta(seconds=1)
     later = schedule_page(client, make_page(client, "Moved later"), old_later)
     old_jobs = {s["id"]: queueing.publish_job_id(get(s["id"])) for s in (earlier, later)}
+    old_args = {s["id"]: queueing.publish_job_args(get(s["id"])) for s in (earlier, later)}
 
     new_times = {earlier["id"]: utcnow() + timedelta(seconds=1.5), later["id"]: utcnow() + timedelta(seconds=3)}
     for schedule_id, when in new_times.items():
@@ -307,11 +312,11 @@ def test_reschedule_moves_the_job_and_the_old_one_does_nothing(client, processes
         assert old_jobs[schedule_id] not in scheduler and new_job in scheduler
         score = scheduler.connection.zscore(scheduler.scheduled_jobs_key, new_job)
         assert abs(score - when.timestamp()) < 0.01
-        queue.enqueue(queueing.PUBLISH, schedule_id, job_id=old_jobs[schedule_id])  # the old job fires anyway
+        # The old job fires anyway, with what it carried for the old time.
+        queue.enqueue(queueing.PUBLISH, *old_args[schedule_id], job_id=old_jobs[schedule_id])
 
-    # The old time of "later" has passed: it must still wait. (An old job that
-    # finds its schedule due within the hold waits for the new time: whichever
-    # job claims first publishes, at the new time, once.)
+    # The old time of "later" has passed: it must still wait. (Its old job held
+    # until the old time, then found nothing to claim; the new job publishes.)
     wait_until(lambda: utcnow() > old_later + timedelta(seconds=0.5), message="the old time to pass")
     assert get(later["id"]).status == "queued"
     for schedule_id, when in new_times.items():

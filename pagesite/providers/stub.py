@@ -120,6 +120,8 @@ class StubProvider(Provider):
             "channel_id": self.channel.id,
             "schedule_id": schedule_id,
             "attempt": attempt,
+            # When the previous attempt started (None on a first attempt), as a network provider gets it.
+            "last_attempt_at": isoformat(last_attempt_at) if last_attempt_at else None,
             "attachment_ids": [a.id for a in page.attachments],
             # Read through storage like a real provider, so tests can check the bytes arrived.
             "attachments": [{"id": a.id, "sha256": _sha256(a)} for a in page.attachments],

@@ -7,6 +7,7 @@ provider is always called with the schedule's idempotency key, so even a
 worker that dies after the provider acted cannot make it post twice.
 """
 
+import functools
 import json
 import logging
 import os
@@ -17,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from .. import heartbeats, metrics, queueing
 from ..extensions import db, get_redis
@@ -30,7 +32,7 @@ from ..providers import (
     AttachmentData, AuthenticationError, ChannelData, PageData, PermanentError, TransientError, get_provider,
 )
 from ..storage import get_storage
-from ..timeutil import utcnow
+from ..timeutil import UTCDateTime, utcnow
 from . import channels
 
 log = logging.getLogger("pagesite.publish")
@@ -40,12 +42,25 @@ log = logging.getLogger("pagesite.publish")
 class Attempt:
     outcome: str  # published, retrying, failed, skipped (not claimable), busy (no provider slot)
     schedule_id: int
-    log: PublishLog | None = None
+    log_id: int | None = None
 
     @property
     def schedule(self):
         """The schedule as it is now, loaded on first use (a publish job never reads it)."""
         return db.session.get(Schedule, self.schedule_id)
+
+    @property
+    def log(self):
+        """This attempt's log row, loaded on first use (a publish job never reads it either)."""
+        return db.session.get(PublishLog, self.log_id) if self.log_id is not None else None
+
+
+@dataclass(frozen=True)
+class Due:
+    """What a publish job knows of the attempt it was made for (``queueing.publish_job_args``)."""
+    channel_id: int
+    next_attempt_at: object  # aware UTC: when the attempt is due
+    claimed_at: object = None  # when the previous attempt started, if one did
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,7 @@ class Claimed:
     provider: str
     attempt: int
     attempt_limit: int
+    claimed_at: object  # when this attempt started
     sent: dict  # what the provider is handed: {"text", "attachments": [{"id", "alt_text"}]}
 
 
@@ -81,49 +97,89 @@ def _provider_executor():
     return _executor
 
 
-def claim(schedule_id, claimed_by):
-    """Take the schedule if it is queued and due; the caller commits."""
-    now = utcnow()
-    result = db.session.execute(
-        update(Schedule)
-        .where(Schedule.id == schedule_id, Schedule.status == "queued", Schedule.next_attempt_at <= now)
-        .values(
-            status="publishing",
-            next_attempt_at=None,
-            attempts=Schedule.attempts + 1,
-            claimed_at=now,
-            claimed_by=claimed_by,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+# The publish path's statements, built once and run as plain Core: on a busy
+# worker, building them and going through the ORM cost more than the database.
+#
+# Each runs on its own, in autocommit: the claim is durable the moment it is
+# made, and the read that follows needs no transaction of its own, because an
+# edit can never commit while its page is being published (it is refused with
+# 409) — what the read sees is the page as it was at the claim. With the
+# record of the result (one statement on PostgreSQL, see _record_statements),
+# a publish makes three round trips to the database, where BEGIN and COMMIT
+# around each step made nine.
+_schedules, _pages, _channels = Schedule.__table__.c, Page.__table__.c, Channel.__table__.c
+_links, _assets, _logs = PageAttachment.__table__.c, AttachmentAsset.__table__.c, PublishLog.__table__.c
+# (Not named after columns: an UPDATE or INSERT reserves those names for its values.)
+_NOW = bindparam("at", type_=UTCDateTime())
+_ID = bindparam("schedule_id")
+
+_LOOK = select(_schedules.channel_id, _schedules.status, _schedules.next_attempt_at, _schedules.claimed_at) \
+    .where(_schedules.id == _ID)
+
+_CLAIM = update(Schedule.__table__) \
+    .where(_schedules.id == _ID, _schedules.status == "queued", _schedules.next_attempt_at <= _NOW) \
+    .values(status="publishing", next_attempt_at=None, attempts=_schedules.attempts + 1, claimed_at=_NOW,
+            claimed_by=bindparam("claimer"), updated_at=_NOW)
+
+_READ_CLAIMED = select(
+    _schedules.page_id, _schedules.channel_id, _schedules.scheduled_at, _schedules.attempts,
+    _schedules.attempt_limit, _schedules.claimed_at, _pages.text,
+    _channels.provider, _channels.name, _channels.settings, _channels.credentials_encrypted, _channels.account,
+    _channels.limits, _channels.status.label("channel_status"), _channels.last_error,
+    _assets.id.label("attachment_id"), _assets.storage_key, _assets.content_type, _assets.size_bytes,
+    _assets.sha256, _links.alt_text, _assets.filename, _assets.width, _assets.height,
+).select_from(
+    Schedule.__table__
+    .join(Page.__table__, _pages.id == _schedules.page_id)
+    .join(Channel.__table__, _channels.id == _schedules.channel_id)
+    .outerjoin(PageAttachment.__table__, _links.page_id == _pages.id)
+    .outerjoin(AttachmentAsset.__table__, _assets.id == _links.attachment_id)
+).where(_schedules.id == _ID).order_by(_links.position)
+
+_LOG_COLUMNS = ("page_id", "schedule_id", "channel_id", "provider", "attempt", "status", "external_id", "url",
+                "error", "duration_ms", "notes", "sent", "created_at")
+
+
+@functools.lru_cache(maxsize=None)
+def _record_statements(dialect, moves, requires_publishing):
+    """The statements that write an attempt's log row and move its schedule on
+    (``moves``: the schedule columns set), as one atomic unit.
+
+    PostgreSQL does both in one statement (the UPDATE in a WITH); elsewhere,
+    two statements that the caller runs in one transaction. Either way the
+    result has the log id and whether the schedule moved."""
+    mine = [_schedules.id == bindparam("log_schedule_id"), _schedules.attempts == bindparam("log_attempt")]
+    if requires_publishing:
+        mine.append(_schedules.status == "publishing")
+    move = update(Schedule.__table__).where(*mine).values(
+        updated_at=bindparam("log_created_at"), **{name: bindparam(f"move_{name}") for name in moves})
+    write = insert(PublishLog.__table__).values(**{name: bindparam(f"log_{name}") for name in _LOG_COLUMNS})
+    if dialect == "postgresql":
+        moved = move.returning(_schedules.id).cte("moved")
+        return (write.add_cte(moved).returning(
+            _logs.id, select(func.count()).select_from(moved).scalar_subquery().label("moved")),)
+    return write.returning(_logs.id), move
+
+
+def _autocommit():
+    return db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+def claim(schedule_id, claimed_by, connection=None):
+    """Take the schedule if it is queued and due (on ``connection``, else in the session's transaction)."""
+    connection = connection or db.session.connection()
+    return connection.execute(_CLAIM, dict(schedule_id=schedule_id, at=utcnow(), claimer=claimed_by)).rowcount == 1
 
 
 def _opener(storage, key):
     return lambda: storage.open(key)
 
 
-def _read_claimed(schedule_id):
+def _read_claimed(connection, schedule_id):
     """The claimed schedule, its channel and a snapshot of its page and attachments, in one query.
 
-    Plain rows rather than ORM objects: nothing here is changed through the
-    session, and the commit that follows would only expire them."""
-    rows = db.session.execute(
-        select(Schedule.page_id, Schedule.channel_id, Schedule.scheduled_at, Schedule.attempts,
-               Schedule.attempt_limit, Page.text,
-               Channel.provider, Channel.name, Channel.settings, Channel.credentials_encrypted, Channel.account,
-               Channel.limits, Channel.status.label("channel_status"), Channel.last_error,
-               AttachmentAsset.id.label("attachment_id"), AttachmentAsset.storage_key,
-               AttachmentAsset.content_type, AttachmentAsset.size_bytes, AttachmentAsset.sha256,
-               PageAttachment.alt_text, AttachmentAsset.filename, AttachmentAsset.width, AttachmentAsset.height)
-        .join(Page, Page.id == Schedule.page_id)
-        .join(Channel, Channel.id == Schedule.channel_id)
-        .outerjoin(PageAttachment, PageAttachment.page_id == Page.id)
-        .outerjoin(AttachmentAsset, AttachmentAsset.id == PageAttachment.attachment_id)
-        .where(Schedule.id == schedule_id)
-        .order_by(PageAttachment.position)
-    ).all()
+    Plain rows rather than ORM objects: nothing here is changed through the session."""
+    rows = connection.execute(_READ_CLAIMED, dict(schedule_id=schedule_id)).all()
     first = rows[0]
     storage = get_storage(current_app)
     attachments = tuple(
@@ -134,11 +190,12 @@ def _read_claimed(schedule_id):
     )
     handle = (first.account or {}).get("handle")
     label = f"{first.name} ({handle})" if handle and handle != first.name else first.name
-    # The page and its links come from this one statement, under the claim: an edit
-    # committed before it is read whole, one committed after it is not read at all.
+    # The page and its links come from this one statement, after the claim: an edit
+    # committed before it is read whole, and none can commit after it (see _CLAIM).
     sent = {"text": first.text, "attachments": [{"id": a.id, "alt_text": a.alt_text} for a in attachments]}
     claimed = Claimed(id=schedule_id, page_id=first.page_id, channel_id=first.channel_id, channel_label=label,
-                      provider=first.provider, attempt=first.attempts, attempt_limit=first.attempt_limit, sent=sent)
+                      provider=first.provider, attempt=first.attempts, attempt_limit=first.attempt_limit,
+                      claimed_at=first.claimed_at, sent=sent)
     channel = ChannelData(id=first.channel_id, provider=first.provider, name=first.name,
                           settings=dict(first.settings or {}), credentials={}, account=dict(first.account or {}),
                           limits=dict(first.limits or {}))
@@ -191,20 +248,13 @@ def _finish(claimed, result, error, duration_ms, credentials=None, sent=True):
     (a refreshed session), to store again, encrypted."""
     now = utcnow()
     attempt = claimed.attempt
-    entry = PublishLog(
-        page_id=claimed.page_id,
-        schedule_id=claimed.id,
-        channel_id=claimed.channel_id,
-        provider=claimed.provider,
-        attempt=attempt,
-        duration_ms=duration_ms,
-        sent=claimed.sent if sent else None,
-        created_at=now,
-    )
-    mine = (Schedule.id == claimed.id, Schedule.attempts == attempt)
+    entry = dict(page_id=claimed.page_id, schedule_id=claimed.id, channel_id=claimed.channel_id,
+                 provider=claimed.provider, attempt=attempt, duration_ms=duration_ms,
+                 sent=claimed.sent if sent else None, created_at=now, error=None, external_id=None, url=None,
+                 notes=[])
     if result is not None:
-        entry.status, entry.external_id, entry.url = "published", result.external_id, result.url
-        entry.notes = [str(note) for note in result.notes]
+        entry.update(status="published", external_id=result.external_id, url=result.url,
+                     notes=[str(note) for note in result.notes])
         outcome = "published"
         # No status condition: if the reconciler already requeued this attempt,
         # the provider still published it, and that is the truth to record.
@@ -215,9 +265,9 @@ def _finish(claimed, result, error, duration_ms, credentials=None, sent=True):
         if isinstance(error, AuthenticationError):
             # The channel, not the page, is at fault: other channels carry on.
             channels.mark_needs_attention(claimed.channel_id, message)
+            db.session.commit()
             message += f" Reconnect {claimed.channel_label} under Settings → Channels, then retry this schedule."
-        entry.status, entry.error = "failed", message
-        mine += (Schedule.status == "publishing",)
+        entry.update(status="failed", error=message)
         if error.transient and attempt < claimed.attempt_limit:
             outcome = "retrying"
             # The network's own "try again after" wins over our backoff.
@@ -228,22 +278,35 @@ def _finish(claimed, result, error, duration_ms, credentials=None, sent=True):
             outcome = "failed"
             values = dict(status="failed", last_error=message)
     if credentials is not None:
+        # A refreshed session is kept even if recording the attempt fails after it.
         channels.store_credentials(claimed.channel_id, credentials)
-    db.session.add(entry)
-    db.session.execute(
-        update(Schedule).where(*mine).values(updated_at=now, **values).execution_options(synchronize_session=False)
-    )
+        db.session.commit()
+    log_id, moved = _record(entry, values, requires_publishing=result is None)
     record = {"event": "publish_attempt", "schedule_id": claimed.id, "page_id": claimed.page_id,
               "channel_id": claimed.channel_id, "provider": claimed.provider, "attempt": attempt, "outcome": outcome,
-              "duration_ms": duration_ms, "error": entry.error}
-    db.session.commit()  # expires the log row: it reloads only if a caller reads it
+              "duration_ms": duration_ms, "error": entry["error"]}
     log.info(json.dumps(record))
     metrics.publish_finished(claimed.provider, outcome, duration_ms)
-    if outcome == "retrying":
-        schedule = db.session.get(Schedule, claimed.id)
-        if schedule is not None and schedule.status == "queued":
-            queueing.dispatch(schedule)
-    return Attempt(outcome, claimed.id, entry)
+    if outcome == "retrying" and moved:
+        queueing.dispatch(SimpleNamespace(id=claimed.id, channel_id=claimed.channel_id,
+                                          next_attempt_at=values["next_attempt_at"], claimed_at=claimed.claimed_at))
+    return Attempt(outcome, claimed.id, log_id)
+
+
+def _record(entry, values, requires_publishing):
+    """Write the log row and move the schedule on, atomically: (log id, whether the schedule moved)."""
+    dialect = db.engine.dialect.name
+    statements = _record_statements(dialect, tuple(sorted(values)), requires_publishing)
+    params = {f"log_{name}": value for name, value in entry.items()}
+    params.update({f"move_{name}": value for name, value in values.items()})
+    if len(statements) == 1:
+        with _autocommit() as connection:
+            row = connection.execute(statements[0], params).one()
+        return row.id, row.moved == 1
+    write, move = statements
+    with db.engine.begin() as connection:
+        log_id = connection.execute(write, params).scalar_one()
+        return log_id, connection.execute(move, params).rowcount == 1
 
 
 def _skipped(schedule_id, status):
@@ -252,63 +315,58 @@ def _skipped(schedule_id, status):
     return Attempt("skipped", schedule_id)
 
 
-def _look(schedule_id):
-    return db.session.execute(
-        select(Schedule.channel_id, Schedule.status, Schedule.next_attempt_at, Schedule.claimed_at)
-        .where(Schedule.id == schedule_id)
-    ).first()
+def _look(connection, schedule_id):
+    return connection.execute(_LOOK, dict(schedule_id=schedule_id)).first()
 
 
-def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0):
+def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None):
     """Publish one schedule if it is queued and due; otherwise do nothing.
 
-    A schedule due within ``hold_seconds`` is waited for: its job was handed
-    out ahead of time. After the wait it is looked at afresh, so a schedule
-    canceled or moved meanwhile is skipped (or waited for again, if moved a
-    little), and nothing is ever claimed before its time.
+    ``due`` is what the job knows of its attempt; without it, the schedule is
+    read first. An attempt due within ``hold_seconds`` is waited for: its job
+    was handed out ahead of time. Then the claim decides, so a schedule canceled
+    or moved meanwhile is skipped (a moved one has a job of its own), and
+    nothing is ever claimed before its time.
     """
     config = current_app.config
-    # A cheap look first, so a job with nothing to do never takes or waits for a slot.
-    found = _look(schedule_id)
-    give_up = time.monotonic() + hold_seconds  # in all: moved again and again, it is the new job's
-    while found is not None and found.status == "queued" \
-            and 0 < (ahead := (found.next_attempt_at - utcnow()).total_seconds()) <= give_up - time.monotonic():
-        db.session.rollback()  # hold no transaction while waiting
-        time.sleep(ahead)
-        found = _look(schedule_id)
-    if found is None or found.status != "queued" or found.next_attempt_at > utcnow():
-        db.session.rollback()
-        return _skipped(schedule_id, found.status if found else None)
-    last_attempt_at = found.claimed_at  # the previous attempt's start, if there was one
+    if due is None:
+        with _autocommit() as connection:
+            # A look first, so a job with nothing to do never takes or waits for a slot.
+            found = _look(connection, schedule_id)
+            give_up = time.monotonic() + hold_seconds  # in all: moved again and again, it is the new job's
+            while found is not None and found.status == "queued" \
+                    and 0 < (ahead := (found.next_attempt_at - utcnow()).total_seconds()) <= give_up - time.monotonic():
+                time.sleep(ahead)  # (autocommit: no transaction is held while waiting)
+                found = _look(connection, schedule_id)
+        if found is None or found.status != "queued" or found.next_attempt_at > utcnow():
+            return _skipped(schedule_id, found.status if found else None)
+        due = Due(found.channel_id, found.next_attempt_at, found.claimed_at)
+    else:
+        ahead = (due.next_attempt_at - utcnow()).total_seconds()
+        if ahead > hold_seconds:  # handed out too early (clocks apart): the reconciler hands it out again
+            return _skipped(schedule_id, "not yet due")
+        if ahead > 0:
+            time.sleep(ahead + 0.001)  # the job carries its time as a float: a microsecond either way
 
     # The cap is per channel: one busy account does not hold up the others.
     slots = ProviderSlots(
-        get_redis(), f"channel-{found.channel_id}", config["PROVIDER_CONCURRENCY"],
+        get_redis(), f"channel-{due.channel_id}", config["PROVIDER_CONCURRENCY"],
         lease_seconds=config["PUBLISH_TIMEOUT"] + 10,
     )
     claimed_by = claimed_by or heartbeats.process_id("app")
-    # Usually a slot is free at once, and the look's transaction carries on
-    # into the claim (a BEGIN and a ROLLBACK fewer); otherwise end it first,
-    # so that no transaction is held while waiting.
-    token = slots.acquire(wait_seconds=0, holder=claimed_by)
+    token = slots.acquire(wait_seconds=config["PUBLISH_TIMEOUT"], holder=claimed_by)
     if token is None:
-        db.session.rollback()
-        token = slots.acquire(wait_seconds=config["PUBLISH_TIMEOUT"], holder=claimed_by)
-    if token is None:
-        log.info(json.dumps({"event": "publish_busy", "schedule_id": schedule_id, "channel_id": found.channel_id}))
+        log.info(json.dumps({"event": "publish_busy", "schedule_id": schedule_id, "channel_id": due.channel_id}))
         return Attempt("busy", schedule_id)
     slot_handed_over = False
     try:
-        if not claim(schedule_id, claimed_by):
-            status = db.session.scalar(select(Schedule.status).where(Schedule.id == schedule_id))
-            db.session.rollback()
-            return _skipped(schedule_id, status)
-        # Read in the claim's transaction: one commit makes the claim durable
-        # and ends the read, before the (slow) provider call.
-        claimed, page, channel, blocked = _read_claimed(schedule_id)
-        db.session.commit()
+        with _autocommit() as connection:
+            if not claim(schedule_id, claimed_by, connection):
+                status = connection.scalar(select(_schedules.status).where(_schedules.id == schedule_id))
+                return _skipped(schedule_id, status)
+            claimed, page, channel, blocked = _read_claimed(connection, schedule_id)
         # Lateness is the worker's: from when this attempt was due, not from the user's time.
-        metrics.publish_claimed(claimed.provider, (utcnow() - found.next_attempt_at).total_seconds())
+        metrics.publish_claimed(claimed.provider, (utcnow() - due.next_attempt_at).total_seconds())
         if blocked is not None:
             return _finish(claimed, None, blocked, 0, sent=False)
         provider = get_provider(channel, config)
@@ -318,7 +376,7 @@ def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0):
         result, error, duration_ms = _call_provider(provider, page, schedule_id, claimed.attempt,
                                                     Schedule.key_for(schedule_id),
                                                     on_end=lambda: slots.release(token),
-                                                    last_attempt_at=last_attempt_at)
+                                                    last_attempt_at=due.claimed_at)
         slot_handed_over = True
         changed = channel.credentials if channel.credentials != credentials_before else None
         return _finish(claimed, result, error, duration_ms, credentials=changed)
@@ -350,7 +408,7 @@ def publish_within(schedule_id, claimed_by, wait_seconds):
                 if attempt.outcome == "busy":
                     queueing.dispatch(db.session.get(Schedule, schedule_id))
                 # Ids only: the log row belongs to this thread's session.
-                outcome.update(outcome=attempt.outcome, log_id=attempt.log.id if attempt.log else None)
+                outcome.update(outcome=attempt.outcome, log_id=attempt.log_id)
         except BaseException as e:
             outcome["error"] = e
             log.exception("publish-now of schedule %s failed", schedule_id)
@@ -362,8 +420,7 @@ def publish_within(schedule_id, claimed_by, wait_seconds):
         return Attempt("publishing", schedule_id)
     if "error" in outcome:
         raise outcome["error"]
-    entry = db.session.get(PublishLog, outcome["log_id"]) if outcome["log_id"] else None
-    return Attempt(outcome["outcome"], schedule_id, entry)
+    return Attempt(outcome["outcome"], schedule_id, outcome["log_id"])
 
 
 def _lost(schedule, now):
@@ -424,10 +481,10 @@ def reconcile(batch=5000):
     # A due schedule normally leaves the scheduler within one interval; past
     # this grace, one without a live job has lost it.
     grace = timedelta(seconds=2 * float(config["SCHEDULER_INTERVAL"]) + 2)
-    # Plain (id, next_attempt_at) rows: all a job id needs, and a commit does not
+    # Plain rows with what a job needs (queueing.publish_job_args), which a commit does not
     # expire them (ORM objects would each be reloaded, one query apiece).
     due = db.session.execute(
-        select(Schedule.id, Schedule.next_attempt_at)
+        select(Schedule.id, Schedule.channel_id, Schedule.next_attempt_at, Schedule.claimed_at)
         .where(Schedule.status == "queued", Schedule.next_attempt_at <= now - grace)
         .order_by(Schedule.next_attempt_at, Schedule.id)
         .limit(batch)
