@@ -93,9 +93,9 @@ BUCKET = "pagesite-bench"
 
 def _s3():
     """moto's S3 server on 127.0.0.1 with an empty bucket; (server, endpoint, client)."""
-    from peers import s3
+    from tests.s3_server import start
 
-    return s3.start(BUCKET)
+    return start(BUCKET)
 
 
 def _empty(client):

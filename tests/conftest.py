@@ -69,9 +69,9 @@ S3_BUCKET = "pagesite-test"
 @pytest.fixture(scope="session")
 def s3_endpoint():
     """A real S3 HTTP endpoint (moto's standalone server) on 127.0.0.1, with a private bucket."""
-    from peers import s3
+    import s3_server
 
-    server, url, _client = s3.start(S3_BUCKET)
+    server, url, _client = s3_server.start(S3_BUCKET)
     yield url
     server.stop()
 
