@@ -315,8 +315,9 @@ def _skipped(schedule_id, status):
     return Attempt("skipped", schedule_id)
 
 
-def _look(connection, schedule_id):
-    return connection.execute(_LOOK, dict(schedule_id=schedule_id)).first()
+def _look(schedule_id):
+    with _autocommit() as connection:
+        return connection.execute(_LOOK, dict(schedule_id=schedule_id)).first()
 
 
 def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None):
@@ -330,14 +331,13 @@ def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None):
     """
     config = current_app.config
     if due is None:
-        with _autocommit() as connection:
-            # A look first, so a job with nothing to do never takes or waits for a slot.
-            found = _look(connection, schedule_id)
-            give_up = time.monotonic() + hold_seconds  # in all: moved again and again, it is the new job's
-            while found is not None and found.status == "queued" \
-                    and 0 < (ahead := (found.next_attempt_at - utcnow()).total_seconds()) <= give_up - time.monotonic():
-                time.sleep(ahead)  # (autocommit: no transaction is held while waiting)
-                found = _look(connection, schedule_id)
+        # A look first, so a job with nothing to do never takes or waits for a slot.
+        found = _look(schedule_id)
+        give_up = time.monotonic() + hold_seconds  # in all: moved again and again, it is the new job's
+        while found is not None and found.status == "queued" \
+                and 0 < (ahead := (found.next_attempt_at - utcnow()).total_seconds()) <= give_up - time.monotonic():
+            time.sleep(ahead)  # holding no connection while waiting
+            found = _look(schedule_id)
         if found is None or found.status != "queued" or found.next_attempt_at > utcnow():
             return _skipped(schedule_id, found.status if found else None)
         due = Due(found.channel_id, found.next_attempt_at, found.claimed_at)
