@@ -99,6 +99,11 @@ class Context:
             with engine.begin() as connection:
                 connection.execute(sqlalchemy.text("DROP SCHEMA IF EXISTS public CASCADE"))
                 connection.execute(sqlalchemy.text("CREATE SCHEMA public"))
+            # Dropping and creating the tables run after run leaves the system
+            # catalogs full of dead rows, and every later run slower than the
+            # one before (a fifth, after a dozen runs): clear them first.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(sqlalchemy.text("VACUUM"))
             engine.dispose()
         redis.Redis.from_url(self.redis_url).flushdb()  # our own database only
 

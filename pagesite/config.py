@@ -46,6 +46,7 @@ DEFAULTS = {
     "SCHEDULER_INTERVAL": 1,
     "RECONCILE_INTERVAL": 5,
     "WORKER_PROCESSES": 2,
+    "PUBLISHES_PER_WORKER": 8,  # publishes one worker process has in flight at once (provider calls in threads)
     "HEARTBEAT_STALE_SECONDS": 15,  # health is 503 after this much silence (at most the TTL)
     "HEARTBEAT_TTL": 15,  # a silent worker's claims are rescued after this long
     "HEARTBEAT_INTERVAL": 1,
@@ -171,6 +172,7 @@ RULES = {
     "SCHEDULER_INTERVAL": _above_zero(),
     "RECONCILE_INTERVAL": _above_zero(),
     "WORKER_PROCESSES": _at_least(1),
+    "PUBLISHES_PER_WORKER": _at_least(1),
     "HEARTBEAT_STALE_SECONDS": _above_zero(),
     "HEARTBEAT_TTL": _above_zero(),
     "HEARTBEAT_INTERVAL": _above_zero(),

@@ -2,7 +2,9 @@
 
 The worker (``processes.AppWorker``) runs every job inside its app's context,
 and its name is the claimer id a claim records, so nothing here is set from
-outside. ``queueing`` names these functions by their import path.
+outside. A worker that runs many jobs in one process also keeps an
+``InFlight`` in its app's extensions: publish jobs hand their provider calls
+to it. ``queueing`` names these functions by their import path.
 """
 
 from flask import current_app
@@ -24,7 +26,8 @@ def publish(schedule_id, channel_id=None, due_at=None, last_attempt_at=None):
     if channel_id is not None:
         due = publishing.Due(channel_id, from_timestamp(due_at),
                              from_timestamp(last_attempt_at) if last_attempt_at is not None else None)
-    return publishing.publish_schedule(schedule_id, claimed_by=claimer_id(), hold_seconds=hold, due=due).outcome
+    return publishing.publish_schedule(schedule_id, claimed_by=claimer_id(), hold_seconds=hold, due=due,
+                                       in_flight=current_app.extensions.get(publishing.IN_FLIGHT)).outcome
 
 
 def reconcile():

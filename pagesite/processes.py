@@ -13,6 +13,7 @@ import redis
 from rq import SimpleWorker, Worker
 
 from . import create_app, heartbeats, queueing
+from .services import publishing
 from .extensions import get_redis
 
 log = logging.getLogger("pagesite.processes")
@@ -25,17 +26,54 @@ class AppWorker:
     name its heartbeat carries, so the reconciler can tell whether it lives.
     """
 
+    # RQ refreshes its worker record three times per job, each refresh three
+    # round trips to Redis, and writes "idle" twice: at hundreds of jobs a
+    # second, that is a good part of a publish's cost. The record lives for
+    # minutes (worker_ttl), so once a second is plenty. (pagesite's own
+    # heartbeat, which the reconciler reads, is separate: heartbeats.py.)
+    rq_heartbeat_every = 1.0
+
     def __init__(self, *args, app, **kwargs):
         super().__init__(*args, **kwargs)
         self.app = app
+        self._rq_heartbeat_sent = None
 
     def perform_job(self, *args, **kwargs):
         with self.app.app_context():
             return super().perform_job(*args, **kwargs)
 
+    def heartbeat(self, timeout=None, pipeline=None):
+        if timeout is None and pipeline is None:  # the between-jobs refresh; others keep their timing
+            now = time.monotonic()
+            if self._rq_heartbeat_sent is not None and now - self._rq_heartbeat_sent < self.rq_heartbeat_every:
+                return
+            self._rq_heartbeat_sent = now
+        super().heartbeat(timeout, pipeline)
+
+    def set_state(self, state, pipeline=None):
+        if pipeline is None and state == self._state:
+            return  # already written
+        super().set_state(state, pipeline)
+
 
 class SimpleAppWorker(AppWorker, SimpleWorker):
-    """One process runs many jobs."""
+    """One process runs many jobs, and several publishes at once: each publish
+    job claims and hands the provider call to a thread (``publishing.InFlight``),
+    so the worker takes its next job while a network answers."""
+
+    def __init__(self, *args, app, **kwargs):
+        super().__init__(*args, app=app, **kwargs)
+        self.in_flight = publishing.InFlight(app, int(app.config["PUBLISHES_PER_WORKER"]))
+        app.extensions[publishing.IN_FLIGHT] = self.in_flight
+
+    def work(self, *args, **kwargs):
+        stopped = super().work(*args, **kwargs)
+        # A warm stop (SIGTERM, or --burst with nothing left) ends only when every
+        # publish in flight is recorded; a cold one leaves them to the reconciler.
+        if not self.in_flight.drain(timeout=2 * float(self.app.config["PUBLISH_TIMEOUT"]) + 30):
+            log.warning("stopping with %d publishes still in flight; the reconciler will rescue them",
+                        self.in_flight.in_flight())
+        return stopped
 
 
 class ForkAppWorker(AppWorker, Worker):

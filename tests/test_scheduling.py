@@ -1,6 +1,7 @@
 """Schedules through real scheduler and worker processes: on time, once, with
 retries, and the claim and backoff rules underneath."""
 
+import signal
 import threading
 import time
 from datetime import datetime, timedelta
@@ -343,3 +344,50 @@ def test_only_queued_schedules_can_be_changed(client, action):
                                 json={"scheduled_at": (utcnow() + timedelta(hours=1)).isoformat()})
     assert response.status_code == 409
     assert get(schedule_id).status == "publishing"
+
+
+def test_one_worker_has_several_slow_publishes_in_flight_up_to_the_channel_cap(processes, outbox):
+    """A worker hands a slow provider call to a thread of its own and takes its
+    next job meanwhile: one process alone fills the channel's cap, and no more."""
+    env = {"PAGESITE_STUB_DELAY_MS": "800", "PAGESITE_PROVIDER_CONCURRENCY": "3"}
+    start(processes, env=env)
+    ids = add_schedules(7, text="Overlapping")
+    wait_all("published", 7, timeout=30)
+    records = outbox()
+    assert sorted(r["schedule_id"] for r in records) == sorted(ids)
+    assert max_overlap(records) == 3
+    for schedule_id in ids:
+        assert [e.status for e in logs_for(schedule_id)] == ["published"]
+
+
+def test_a_worker_told_to_stop_records_its_publishes_in_flight_first(processes, outbox):
+    env = {"PAGESITE_STUB_DELAY_MS": "2000", "PAGESITE_PROVIDER_CONCURRENCY": "4"}
+    processes.scheduler(env=env)
+    worker = processes.worker(env=env)
+    wait_ready(1)
+    ids = add_schedules(3, text="Stopping")
+    # The stub writes its outbox line halfway through a call: all three are under way.
+    wait_until(lambda: len(outbox()) == 3, timeout=15, message="three calls under way")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    for schedule_id in ids:
+        assert get(schedule_id).status == "published"
+        assert [e.status for e in logs_for(schedule_id)] == ["published"]
+    assert max_overlap(outbox()) == 3
+
+
+def test_only_slow_providers_calls_are_handed_to_threads(app):
+    """A call that ends in a few milliseconds is cheaper to wait for than to hand over."""
+    from pagesite.services.publishing import InFlight
+
+    in_flight = InFlight(app, 4)
+    assert in_flight.worth_handing_over("stub")  # nothing known yet: as if slow
+    for _ in range(3):
+        in_flight.observe("stub", 1)
+    assert not in_flight.worth_handing_over("stub")
+    in_flight.observe("stub", 400)  # one slow call tips the average
+    assert in_flight.worth_handing_over("stub")
+    for _ in range(30):
+        in_flight.observe("stub", 1)
+    assert not in_flight.worth_handing_over("stub")
+    assert in_flight.worth_handing_over("mastodon")  # each provider on its own

@@ -40,7 +40,8 @@ log = logging.getLogger("pagesite.publish")
 
 @dataclass
 class Attempt:
-    outcome: str  # published, retrying, failed, skipped (not claimable), busy (no provider slot)
+    outcome: str  # published, retrying, failed, skipped (not claimable), busy (no provider slot),
+    # handed_over (claimed; a worker thread calls the provider and records the result)
     schedule_id: int
     log_id: int | None = None
 
@@ -95,6 +96,88 @@ def _provider_executor():
         _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="provider")
         _executor_pid = os.getpid()
     return _executor
+
+
+IN_FLIGHT = "pagesite_in_flight"  # where a worker keeps its InFlight, in its app's extensions
+
+
+class InFlight:
+    """The publishes a worker process has handed to threads of its own.
+
+    A publish job holds for its time, takes its provider slot and claims in the
+    worker's main thread, then hands the provider call and the record of its
+    result to one of these threads and ends, so the worker takes its next job
+    while a network answers. At most ``limit`` are in flight per process; a
+    job waits for room before it takes a slot or claims. The claim names the
+    worker, so if the process dies with publishes in flight, the reconciler
+    rescues them as it rescues any dead worker's claims (same idempotency key).
+
+    A provider whose calls end within a few milliseconds (the sandbox, a
+    receiver next door) is cheaper to wait for than to hand over: threads
+    then only contend for the interpreter and the database. So each process
+    keeps a running average of each provider's call time, and hands over only
+    the calls of providers slower than ``hand_over_above_ms`` (and any
+    provider's first call).
+    """
+
+    hand_over_above_ms = 5.0
+
+    def __init__(self, app, limit):
+        self.app = app
+        self.limit = limit
+        self._room = threading.BoundedSemaphore(limit)
+        self._threads = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="publish")
+        self._idle = threading.Condition()
+        self._running = 0
+        self._call_ms = {}  # provider name -> running average of its call time here
+
+    def observe(self, provider, duration_ms):
+        average = self._call_ms.get(provider)
+        self._call_ms[provider] = duration_ms if average is None else 0.8 * average + 0.2 * duration_ms
+
+    def worth_handing_over(self, provider):
+        return self._call_ms.get(provider, float("inf")) > self.hand_over_above_ms
+
+    def reserve(self):
+        """Wait for room (a publish in flight ends within the provider timeout and the record)."""
+        self._room.acquire()
+        with self._idle:
+            self._running += 1
+
+    def release(self):
+        with self._idle:
+            self._running -= 1
+            self._idle.notify_all()
+        self._room.release()
+
+    def run(self, publish):
+        """Run ``publish`` (a reserved publish's rest) in a thread, inside the app's context."""
+
+        def rest():
+            try:
+                with self.app.app_context():
+                    publish()
+            except Exception:  # already logged where it can be; the reconciler rescues the claim
+                log.exception("a publish handed to a thread failed")
+            finally:
+                self.release()
+
+        self._threads.submit(rest)
+
+    def in_flight(self):
+        with self._idle:
+            return self._running
+
+    def drain(self, timeout=None):
+        """Wait until every publish in flight is recorded (a worker stopping warmly); whether all were."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while self._running:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
 
 
 # The publish path's statements, built once and run as plain Core: on a busy
@@ -320,7 +403,7 @@ def _look(schedule_id):
         return connection.execute(_LOOK, dict(schedule_id=schedule_id)).first()
 
 
-def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None):
+def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None, in_flight=None):
     """Publish one schedule if it is queued and due; otherwise do nothing.
 
     ``due`` is what the job knows of its attempt; without it, the schedule is
@@ -328,8 +411,11 @@ def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None):
     was handed out ahead of time. Then the claim decides, so a schedule canceled
     or moved meanwhile is skipped (a moved one has a job of its own), and
     nothing is ever claimed before its time.
+
+    With ``in_flight`` (a worker's ``InFlight``), the provider call and the
+    record may run in one of its threads once the schedule is claimed; the
+    outcome returned is then ``handed_over``.
     """
-    config = current_app.config
     if due is None:
         # A look first, so a job with nothing to do never takes or waits for a slot.
         found = _look(schedule_id)
@@ -348,6 +434,22 @@ def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None):
         if ahead > 0:
             time.sleep(ahead + 0.001)  # the job carries its time as a float: a microsecond either way
 
+    if in_flight is None:
+        return _publish_due(schedule_id, claimed_by, due, None)
+    in_flight.reserve()
+    handed_over = False
+    try:
+        attempt = _publish_due(schedule_id, claimed_by, due, in_flight)
+        handed_over = attempt.outcome == "handed_over"
+        return attempt
+    finally:
+        if not handed_over:
+            in_flight.release()
+
+
+def _publish_due(schedule_id, claimed_by, due, in_flight):
+    """Take the channel's slot, claim, and publish (here, or in ``in_flight``'s thread)."""
+    config = current_app.config
     # The cap is per channel: one busy account does not hold up the others.
     slots = ProviderSlots(
         get_redis(), f"channel-{due.channel_id}", config["PROVIDER_CONCURRENCY"],
@@ -370,16 +472,26 @@ def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None):
         if blocked is not None:
             return _finish(claimed, None, blocked, 0, sent=False)
         provider = get_provider(channel, config)
-        credentials_before = dict(channel.credentials)
-        # The slot is freed when the provider call ends, not when we stop
-        # waiting for it: a call that timed out still counts against the limit.
-        result, error, duration_ms = _call_provider(provider, page, schedule_id, claimed.attempt,
-                                                    Schedule.key_for(schedule_id),
-                                                    on_end=lambda: slots.release(token),
-                                                    last_attempt_at=due.claimed_at)
+
+        def call_and_record():
+            credentials_before = dict(channel.credentials)
+            # The slot is freed when the provider call ends, not when we stop
+            # waiting for it: a call that timed out still counts against the limit.
+            result, error, duration_ms = _call_provider(provider, page, schedule_id, claimed.attempt,
+                                                        Schedule.key_for(schedule_id),
+                                                        on_end=lambda: slots.release(token),
+                                                        last_attempt_at=due.claimed_at)
+            if in_flight is not None:
+                in_flight.observe(claimed.provider, duration_ms)
+            changed = channel.credentials if channel.credentials != credentials_before else None
+            return _finish(claimed, result, error, duration_ms, credentials=changed)
+
+        if in_flight is None or not in_flight.worth_handing_over(claimed.provider):
+            slot_handed_over = True
+            return call_and_record()
+        in_flight.run(call_and_record)
         slot_handed_over = True
-        changed = channel.credentials if channel.credentials != credentials_before else None
-        return _finish(claimed, result, error, duration_ms, credentials=changed)
+        return Attempt("handed_over", schedule_id)
     finally:
         if not slot_handed_over:
             slots.release(token)
