@@ -27,16 +27,18 @@ class AppWorker:
     """
 
     # RQ refreshes its worker record three times per job, each refresh three
-    # round trips to Redis, and writes "idle" twice: at hundreds of jobs a
-    # second, that is a good part of a publish's cost. The record lives for
-    # minutes (worker_ttl), so once a second is plenty. (pagesite's own
-    # heartbeat, which the reconciler reads, is separate: heartbeats.py.)
+    # round trips to Redis, looks for `rq suspend` before each job and writes
+    # "idle" twice: at hundreds of jobs a second, that is a good part of a
+    # publish's cost. The record lives for minutes (worker_ttl), so once a
+    # second is plenty. (pagesite's own heartbeat, which the reconciler reads,
+    # is separate: heartbeats.py.)
     rq_heartbeat_every = 1.0
 
     def __init__(self, *args, app, **kwargs):
         super().__init__(*args, **kwargs)
         self.app = app
         self._rq_heartbeat_sent = None
+        self._suspension_checked = None
 
     def perform_job(self, *args, **kwargs):
         with self.app.app_context():
@@ -49,6 +51,14 @@ class AppWorker:
                 return
             self._rq_heartbeat_sent = now
         super().heartbeat(timeout, pipeline)
+
+    def check_for_suspension(self, burst):
+        # `rq suspend` is noticed within a second, not one Redis round trip per job.
+        now = time.monotonic()
+        if self._suspension_checked is not None and now - self._suspension_checked < self.rq_heartbeat_every:
+            return
+        self._suspension_checked = now
+        super().check_for_suspension(burst)
 
     def set_state(self, state, pipeline=None):
         if pipeline is None and state == self._state:
