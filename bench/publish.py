@@ -57,7 +57,7 @@ def run(ctx, db):
     from pagesite.timeutil import utcnow
 
     count = 100 if ctx.quick else 2000
-    rounds = 1 if ctx.quick else 2
+    rounds = 1 if ctx.quick else 3
     app = ctx.fresh(db)
     connection = ctx.redis()
     queue = Queue(QUEUE, connection=connection)

@@ -29,6 +29,7 @@ from .base import (
     Account, AuthenticationError, Connection, InvalidChannel, Limits, PermanentError, Provider,
     PublishResult, TransientError,
 )
+from ..timeutil import from_timestamp
 from .textcount import find_urls, graphemes
 
 SCOPES = "read:accounts read:statuses write:statuses write:media"
@@ -394,7 +395,7 @@ def retry_after(headers):
     when = None
     if reset:
         if regex.fullmatch(r"\d+(\.\d+)?", reset):
-            when = datetime.fromtimestamp(float(reset), timezone.utc)
+            when = from_timestamp(float(reset))
         else:
             parsed = _parse_time(reset)
             when = parsed if parsed.year > 1 else None
