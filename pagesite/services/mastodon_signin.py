@@ -49,17 +49,32 @@ def start(name, settings):
         instance_url = normalise_instance_url(settings.get("instance_url"))
     except InvalidChannel as e:
         raise ValidationFailed.single(e.field, str(e)) from None
+    return _begin(instance_url, name, {**settings, "instance_url": instance_url})
+
+
+def start_reconnect(channel_id):
+    """Sign in again for a Mastodon channel whose token was revoked or has expired: like ``start``,
+    and ``finish`` then gives the channel its new token (verified like a pasted one)."""
+    channel = channels.get_channel(channel_id)
+    if channel.provider != "mastodon":
+        raise ValidationFailed.single(FIELD, f"{channel.label} is not a Mastodon channel: reconnect it with its "
+                                             "credentials instead.")
+    settings = dict(channel.settings)
+    return _begin(settings["instance_url"], channel.name, settings, channel_id=channel.id)
+
+
+def _begin(instance_url, name, settings, channel_id=None):
     uri = redirect_uri()
     client_id, _ = _app_for(instance_url, uri)
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(32)
     pending = {"state": state, "verifier": verifier, "instance_url": instance_url, "name": name,
-               "settings": {**settings, "instance_url": instance_url}, "started": time.time()}
+               "settings": settings, "started": time.time(), "channel_id": channel_id}
     return authorize_url(instance_url, client_id, uri, state, challenge), pending
 
 
 def finish(pending, answer):
-    """Connect the channel from the instance's answer (the callback's query); (channel, {}).
+    """Connect the channel (or reconnect it) from the instance's answer (the callback's query); (channel, {}).
 
     ``pending`` is what ``start`` returned to keep (None when it was lost). A 422
     on ``signin`` says in words what to do when the answer cannot be used."""
@@ -90,6 +105,8 @@ def finish(pending, answer):
         raise ValidationFailed.single(FIELD, f"{e} Nothing was connected: sign in through the instance again.")
     except ProviderError as e:
         raise ValidationFailed.single(FIELD, str(e)) from None
+    if pending.get("channel_id") is not None:  # a reconnect: the same channel, its new token
+        return channels.update_channel(pending["channel_id"], credentials={"access_token": token})
     return channels.create_channel("mastodon", pending["name"], pending["settings"], {"access_token": token})
 
 

@@ -102,17 +102,36 @@ def mastodon_signin_start():
     return render_template("web/channel_signin.html", address=address, instance_url=pending["instance_url"])
 
 
+@bp.post("/settings/channels/<int:channel_id>/reconnect/signin")
+def mastodon_reconnect_signin(channel_id):
+    """Reconnect a Mastodon channel by signing in again, the way it was connected."""
+    try:
+        address, pending = mastodon_signin.start_reconnect(channel_id)
+    except ValidationFailed as e:
+        return _reconnect_refused(channel_id, e)
+    session[SIGNIN_KEY] = pending
+    return render_template("web/channel_signin.html", address=address, instance_url=pending["instance_url"])
+
+
 @bp.get(mastodon_signin.CALLBACK_PATH)
 def mastodon_signin_callback():
     """Where the instance sends the browser back, with a code (or the reason there is none)."""
     pending = session.pop(SIGNIN_KEY, None)
+    reconnecting = pending.get("channel_id") if pending else None
     try:
         channel, _ = mastodon_signin.finish(pending, request.args)
     except ValidationFailed as e:
+        if reconnecting is not None:
+            return _reconnect_refused(reconnecting, e)
         values = _refill(provider_class("mastodon"), pending["name"], pending["settings"]) if pending else {}
         return _render(422, open_provider="mastodon", connect_errors=e.errors, connect_values=values)
-    flash(f"{channel.label} is connected.", "success")
+    flash(f"{channel.label} is {'reconnected' if reconnecting is not None else 'connected'}.", "success")
     return redirect(url_for(".channel_list", _anchor=f"channel-{channel.id}"))
+
+
+def _reconnect_refused(channel_id, error):
+    return _render(422, row_errors={channel_id: [m for ms in error.errors.values() for m in ms]},
+                   focus_channel=channel_id, reconnect_open=channel_id)
 
 
 @bp.post("/settings/channels/<int:channel_id>/test")
@@ -136,8 +155,7 @@ def reconnect_channel(channel_id):
         channel, revealed = channels.update_channel(channel_id, name=name, settings=settings,
                                                     credentials=credentials or None)
     except ValidationFailed as e:
-        return _render(422, row_errors={channel.id: [m for ms in e.errors.values() for m in ms]},
-                       focus_channel=channel.id, reconnect_open=channel.id)
+        return _reconnect_refused(channel.id, e)
     return _render(200, row_notice={channel.id: f"{channel.label} is reconnected."}, revealed=revealed,
                    connected=channel if revealed else None, focus_channel=channel.id)
 

@@ -67,3 +67,27 @@ def test_a_refusal_and_a_forged_answer_are_said_beside_the_sign_in(site, mastodo
     site.goto(f"/settings/channels/mastodon/callback?code=mockcode_x&state={state}", page)
     expect(error).to_contain_text("does not match one started here")
     expect(page.locator("tr", has_text="Refused")).to_have_count(0)
+
+
+def test_reconnect_signs_in_again_for_the_same_channel(site, mastodon_mock):
+    username, _ = mastodon_mock.new_account()
+    page = start_signin(site, mastodon_mock, name="Again")
+    page.get_by_role("link", name=f"Continue to {mastodon_mock.url}").click()
+    page.get_by_role("button", name=f"(@{username})").click()
+    page.wait_for_url(re.compile(re.escape(site.url) + "/settings/channels"))
+    row = page.locator("tr", has_text="Again")
+    row.locator("summary", has_text="Reconnect").click()
+    signin = row.get_by_role("button", name="Sign in through the instance")
+    expect(signin).to_be_visible()
+    assert_accessible(page, "mastodon-reconnect-open")
+    signin.click()  # the access token field is left empty: signing in replaces it
+    go = page.get_by_role("link", name=f"Continue to {mastodon_mock.url}")
+    expect(go).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(re.escape(mastodon_mock.url) + "/oauth/authorize"))
+    page.get_by_role("button", name=f"(@{username})").click()
+    page.wait_for_url(re.compile(re.escape(site.url) + "/settings/channels"))
+    expect(page.locator(".notice-success")).to_contain_text("Again")
+    expect(page.locator(".notice-success")).to_contain_text("is reconnected")
+    expect(page.locator("tr", has_text="Again")).to_have_count(1)  # the same channel, not a second
+    expect(page.locator("tr", has_text="Again")).to_contain_text("Connected")

@@ -127,3 +127,37 @@ def test_an_unreachable_instance_and_a_missing_base_url_are_said_before_leaving(
         assert set(bad) == {"name"}  # the form's own checks come first, all at once
     unset = errors_of(lambda: start(settings={"instance_url": mastodon_mock.url}))
     assert "PAGESITE_BASE_URL" in unset["signin"][0]
+
+
+def test_signing_in_again_reconnects_the_channel_whose_token_was_revoked(app, mastodon_mock):
+    from pagesite.extensions import db
+    from pagesite.models import Channel
+    from pagesite.services import channels, mastodon_signin
+
+    username, _ = mastodon_mock.new_account()
+    with base_url(app):
+        address, pending = start(settings={"instance_url": mastodon_mock.url, "visibility": "unlisted"})
+        channel_id, handle, _ = finish(pending, authorise(mastodon_mock, address, username))
+        with in_app():
+            old = channels.channel_data(channels.get_channel(channel_id)).credentials["access_token"]
+        mastodon_mock.api("POST", "/oauth/revoke", data={"token": old}).raise_for_status()
+        with in_app():
+            channels.mark_needs_attention(channel_id, "The instance refused pagesite's access token.")
+            db.session.commit()
+            address, pending = mastodon_signin.start_reconnect(channel_id)
+        assert pending["channel_id"] == channel_id and pending["verifier"] not in address
+        again_id, again_handle, settings = finish(pending, authorise(mastodon_mock, address, username))
+    assert (again_id, again_handle) == (channel_id, handle)  # the same channel, not a second one
+    assert settings["visibility"] == "unlisted"  # what it had is kept
+    with in_app():
+        channel = channels.get_channel(channel_id)
+        assert channel.status == "connected"
+        token = channels.channel_data(channel).credentials["access_token"]
+        assert db.session.query(Channel).filter(Channel.provider == "mastodon").count() == 1
+    assert token != old
+    assert mastodon_mock.api("GET", "/api/v1/accounts/verify_credentials", token=token).json()["username"] == username
+    # Reconnecting by signing in is for Mastodon channels only.
+    with base_url(app), in_app():
+        stub = channels.live_channels()[0]
+        assert stub.provider == "stub"
+        assert "not a Mastodon channel" in errors_of(lambda: mastodon_signin.start_reconnect(stub.id))["signin"][0]
