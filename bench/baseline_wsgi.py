@@ -27,10 +27,10 @@ ROWS = text(
     "SELECT s.id, s.page_id, s.provider, s.scheduled_at, s.status, s.attempts, s.attempt_limit, s.last_error, "
     "s.published_at, s.external_id, s.url, s.created_at, s.updated_at, "
     "p.id AS p_id, p.text AS p_text "
-    "FROM schedules s JOIN pages p ON p.id = s.page_id WHERE s.status = :status "
+    "FROM schedules s JOIN pages p ON p.id = s.page_id WHERE s.status = :status AND s.page_deleted_at IS NULL "
     "ORDER BY s.scheduled_at, s.id LIMIT :limit OFFSET :offset"
 ).columns(scheduled_at=UTCDateTime, published_at=UTCDateTime, created_at=UTCDateTime, updated_at=UTCDateTime)
-COUNT = text("SELECT count(*) FROM schedules WHERE status = :status")
+COUNT = text("SELECT count(*) FROM schedules WHERE status = :status AND page_deleted_at IS NULL")
 
 app = create_app()
 
@@ -67,7 +67,8 @@ def bench_raw_schedules():
 
 MONTH_ROWS = text(
     "SELECT s.id, s.scheduled_at, s.status, p.text FROM schedules s JOIN pages p ON p.id = s.page_id "
-    "WHERE s.scheduled_at >= :start AND s.scheduled_at < :end ORDER BY s.scheduled_at, s.id"
+    "WHERE s.scheduled_at >= :start AND s.scheduled_at < :end AND s.page_deleted_at IS NULL "
+    "ORDER BY s.scheduled_at, s.id"
 ).columns(scheduled_at=UTCDateTime)
 
 

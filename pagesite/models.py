@@ -124,9 +124,15 @@ def _first_attempt(context):
 class Schedule(db.Model):
     __tablename__ = "schedules"
     __table_args__ = (
-        # The list query: filter by status, order by time then id.
-        Index("ix_schedules_status_scheduled_at", "status", "scheduled_at", "id"),
-        Index("ix_schedules_scheduled_at", "scheduled_at", "id"),
+        # The list query: filter by status, order by time then id. Schedules of
+        # deleted pages leave every list, so the lists' indexes leave them out too,
+        # and a list (its count included) is read from an index alone. (The always
+        # empty page_deleted_at is in them for SQLite, which reads the table for a
+        # column of the index's WHERE that the index itself does not hold.)
+        Index("ix_schedules_status_scheduled_at", "status", "scheduled_at", "id", "page_deleted_at",
+              sqlite_where=sql_text("page_deleted_at IS NULL"), postgresql_where=sql_text("page_deleted_at IS NULL")),
+        Index("ix_schedules_scheduled_at", "scheduled_at", "id", "page_deleted_at",
+              sqlite_where=sql_text("page_deleted_at IS NULL"), postgresql_where=sql_text("page_deleted_at IS NULL")),
         # What the worker, the reconciler and health look for: queued and due.
         Index("ix_schedules_status_next_attempt_at", "status", "next_attempt_at", "id"),
         # At most one live schedule per page and channel, even under concurrent requests.
@@ -159,6 +165,8 @@ class Schedule(db.Model):
     # When the current attempt was claimed; lets the reconciler find dead workers.
     claimed_at: Mapped[object | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(200))
+    # When its page was deleted (the page's deleted_at, copied): the schedule then leaves every list.
+    page_deleted_at: Mapped[object | None] = mapped_column(UTCDateTime)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

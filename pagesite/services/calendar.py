@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, exists, func, select, union_all
+from sqlalchemy import case, func, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..errors import ValidationFailed
@@ -53,8 +53,9 @@ def range_filters(bounds):
 
 def on_kept_pages():
     """A filter leaving out schedules of deleted pages: they leave every list and
-    calendar, while their history stays readable from the page itself."""
-    return ~exists().where(Page.id == Schedule.page_id, Page.deleted_at.is_not(None))
+    calendar, while their history stays readable from the page itself. (The
+    schedule carries its page's deletion, so the lists' partial indexes apply.)"""
+    return Schedule.page_deleted_at.is_(None)
 
 
 def bucket_counts(bounds):

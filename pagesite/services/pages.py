@@ -265,6 +265,9 @@ def delete_page(page_id):
     found = db.session.execute(
         update(Page).where(Page.id == page_id, Page.deleted_at.is_(None)).values(deleted_at=now, updated_at=now)
         .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Schedule).where(Schedule.page_id == page_id, Schedule.page_deleted_at.is_(None))
+        .values(page_deleted_at=now).execution_options(synchronize_session=False))
     db.session.commit()
     if found.rowcount != 1:
         raise NotFound(f"Page {page_id} was deleted.")
