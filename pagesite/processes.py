@@ -13,8 +13,8 @@ import redis
 from rq import SimpleWorker, Worker
 
 from . import create_app, heartbeats, queueing
-from .services import publishing
 from .extensions import get_redis
+from .services import publishing
 
 log = logging.getLogger("pagesite.processes")
 
@@ -79,7 +79,8 @@ class SimpleAppWorker(AppWorker, SimpleWorker):
     def work(self, *args, **kwargs):
         stopped = super().work(*args, **kwargs)
         # A warm stop (SIGTERM, or --burst with nothing left) ends only when every
-        # publish in flight is recorded; a cold one leaves them to the reconciler.
+        # publish in flight is recorded. A cold one (a second signal) does not wait
+        # here; whatever it cuts short, the reconciler rescues.
         if not self.in_flight.drain(timeout=2 * float(self.app.config["PUBLISH_TIMEOUT"]) + 30):
             log.warning("stopping with %d publishes still in flight; the reconciler will rescue them",
                         self.in_flight.in_flight())
