@@ -215,6 +215,9 @@ def create_token(page, name):
     page.get_by_role("textbox", name="Name").fill(name)
     page.get_by_role("button", name="Create token").click()
     expect(page.get_by_label("Token", exact=True)).to_have_value(re.compile(r"^ps_"))
+    # The token shows before the page's deferred script has run (under load, long before):
+    # a click on Copy then finds no handler. Wait for the page to be whole, as a person would see it.
+    page.wait_for_load_state("load")
 
 
 def test_reloading_after_create_token_creates_nothing(site, app):
