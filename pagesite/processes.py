@@ -37,28 +37,31 @@ class AppWorker:
     def __init__(self, *args, app, **kwargs):
         super().__init__(*args, **kwargs)
         self.app = app
-        self._rq_heartbeat_sent = None
-        self._suspension_checked = None
+        self._last_done = {}  # what is done at most once a second -> when it was last done
 
     def perform_job(self, *args, **kwargs):
         with self.app.app_context():
             return super().perform_job(*args, **kwargs)
 
+    def _due(self, what):
+        """Whether ``what`` is due (last done over ``rq_heartbeat_every`` ago); if so, it counts as done now."""
+        now = time.monotonic()
+        last = self._last_done.get(what)
+        if last is not None and now - last < self.rq_heartbeat_every:
+            return False
+        self._last_done[what] = now
+        return True
+
     def heartbeat(self, timeout=None, pipeline=None):
-        if timeout is None and pipeline is None:  # the between-jobs refresh; others keep their timing
-            now = time.monotonic()
-            if self._rq_heartbeat_sent is not None and now - self._rq_heartbeat_sent < self.rq_heartbeat_every:
-                return
-            self._rq_heartbeat_sent = now
+        # Only the between-jobs refresh is spaced out; the others keep their timing.
+        if timeout is None and pipeline is None and not self._due("heartbeat"):
+            return
         super().heartbeat(timeout, pipeline)
 
     def check_for_suspension(self, burst):
         # `rq suspend` is noticed within a second, not one Redis round trip per job.
-        now = time.monotonic()
-        if self._suspension_checked is not None and now - self._suspension_checked < self.rq_heartbeat_every:
-            return
-        self._suspension_checked = now
-        super().check_for_suspension(burst)
+        if self._due("suspension check"):
+            super().check_for_suspension(burst)
 
     def set_state(self, state, pipeline=None):
         if pipeline is None and state == self._state:
