@@ -50,12 +50,19 @@ class ProviderSlots:
         return self.connection.zcount(self.key, time.time(), "+inf")
 
 
-def free_dead_holders(connection, is_dead):
-    """Release every channel's leases whose holder ``is_dead``; returns how many."""
+def free_dead_holders(connection, is_dead, lease_seconds, settled_seconds):
+    """Release every channel's leases whose holder ``is_dead``; returns how many.
+
+    A lease taken within ``settled_seconds`` is kept whatever ``is_dead`` says:
+    its holder was alive to take it, and after a Redis wipe a live worker has
+    no heartbeat mark until its next beat (freeing its lease then would let one
+    call more than the cap start)."""
+    seconds, micros = connection.time()
+    taken_before = seconds + micros / 1_000_000 - settled_seconds
     freed = 0
     for key in connection.scan_iter("pagesite:slots:*"):
-        for token in connection.zrange(key, 0, -1):
+        for token, expires in connection.zrange(key, 0, -1, withscores=True):
             holder = token.decode().rpartition("|")[0]
-            if holder and is_dead(holder):
+            if holder and expires - lease_seconds <= taken_before and is_dead(holder):
                 freed += connection.zrem(key, token)
     return freed

@@ -447,13 +447,18 @@ def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None, i
             in_flight.release()
 
 
+def _slot_lease_seconds(config):
+    """How long a provider slot is leased: a call's timeout and a margin (a worker that dies frees it then)."""
+    return config["PUBLISH_TIMEOUT"] + 10
+
+
 def _publish_due(schedule_id, claimed_by, due, in_flight):
     """Take the channel's slot, claim, and publish (here, or in ``in_flight``'s thread)."""
     config = current_app.config
     # The cap is per channel: one busy account does not hold up the others.
     slots = ProviderSlots(
         get_redis(), f"channel-{due.channel_id}", config["PROVIDER_CONCURRENCY"],
-        lease_seconds=config["PUBLISH_TIMEOUT"] + 10,
+        lease_seconds=_slot_lease_seconds(config),
     )
     claimed_by = claimed_by or heartbeats.process_id("app")
     token = slots.acquire(wait_seconds=config["PUBLISH_TIMEOUT"], holder=claimed_by)
@@ -588,7 +593,8 @@ def reconcile(batch=5000):
         if (age > dead_after and dead(schedule.claimed_by or "")) or age > hard_limit:
             rescued += _lost(schedule, now)
     # And the provider slots they held, which their leases would keep for a while yet.
-    freed = free_dead_holders(connection, dead)
+    freed = free_dead_holders(connection, dead, lease_seconds=_slot_lease_seconds(config),
+                              settled_seconds=heartbeats.ttl(config))
 
     # A due schedule normally leaves the scheduler within one interval; past
     # this grace, one without a live job has lost it.
