@@ -3,6 +3,9 @@
     python worker.py              one scheduler and PAGESITE_WORKER_PROCESSES workers
     python worker.py work         a single worker process   [--burst]
     python worker.py schedule     a single scheduler process [--burst]
+
+Each waits for Redis and the database (saying once what does not answer) and
+refuses to start, in one line, when the queue belongs to another installation.
 """
 
 import argparse
@@ -10,6 +13,7 @@ import sys
 
 from pagesite import processes
 from pagesite.config import InvalidSetting
+from pagesite.installation import QueueOwnedElsewhere
 
 
 def main(argv=None):
@@ -25,7 +29,7 @@ def main(argv=None):
             processes.run_scheduler(burst=args.burst)
         else:
             processes.supervise(args.processes)
-    except InvalidSetting as e:
+    except (InvalidSetting, QueueOwnedElsewhere) as e:
         sys.exit(str(e))  # one line for the operator, no traceback
 
 

@@ -24,7 +24,7 @@ from pagesite.storage import get_storage
 from pagesite.timeutil import UTCDateTime, isoformat, parse_aware
 
 ROWS = text(
-    "SELECT s.id, s.page_id, s.provider, s.scheduled_at, s.status, s.attempts, s.attempt_limit, s.last_error, "
+    "SELECT s.id, s.page_id, s.provider, s.scheduled_at, s.status, s.attempts, s.max_attempts, s.last_error, "
     "s.published_at, s.external_id, s.url, s.created_at, s.updated_at, "
     "p.id AS p_id, p.text AS p_text "
     "FROM schedules s JOIN pages p ON p.id = s.page_id WHERE s.status = :status AND s.page_deleted_at IS NULL "
@@ -52,7 +52,7 @@ def bench_raw_schedules():
         "scheduled_at": isoformat(r.scheduled_at),
         "status": r.status,
         "attempts": r.attempts,
-        "max_attempts": r.attempt_limit,
+        "max_attempts": r.max_attempts,
         "last_error": r.last_error,
         "published_at": isoformat(r.published_at),
         "external_id": r.external_id,

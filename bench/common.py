@@ -89,6 +89,7 @@ class Context:
             "PAGESITE_UPLOAD_DIR": os.path.join(self.tmp, "uploads"),
             "PAGESITE_STUB_OUTBOX": os.path.join(self.tmp, f"outbox-{time.monotonic_ns()}.jsonl"),
             "PAGESITE_QUEUE": QUEUE,
+            "PAGESITE_ALLOWED_PRIVATE_ADDRESSES": "127.0.0.0/8,::1/128",  # any peer a benchmark starts is local
         }
         for key in [k for k in os.environ if k.startswith("PAGESITE_")]:
             del os.environ[key]
@@ -218,7 +219,7 @@ def seed_schedules(app, rows, text="pagesite benchmark page"):
                 connection.execute(sqlalchemy.insert(Schedule), [
                     {"page_id": first + start + n + 1, "channel_id": channel_id, "provider": "stub",
                      "scheduled_at": when, "status": status,
-                     "attempts": 0 if status == "queued" else 1, "attempt_limit": 5, "created_at": now,
+                     "attempts": 0 if status == "queued" else 1, "max_attempts": 5, "created_at": now,
                      "updated_at": now,
                      "published_at": when + timedelta(seconds=1) if status == "published" else None}
                     for n, (when, status) in enumerate(chunk)
@@ -248,7 +249,13 @@ def api_token(app):
 
 
 def session_cookie(app, user_id):
-    """A signed session cookie for ``user_id``, as signing in would set."""
+    """A signed session cookie for ``user_id``, as signing in would set (with its server-side session)."""
+    from pagesite.extensions import db
+    from pagesite.models import User
+    from pagesite.services import auth
+
+    with app.app_context():
+        key = auth.start_session(db.session.get(User, user_id))
     with app.test_request_context():
         serializer = app.session_interface.get_signing_serializer(app)
-        return app.config["SESSION_COOKIE_NAME"], serializer.dumps({"user_id": user_id})
+        return app.config["SESSION_COOKIE_NAME"], serializer.dumps({"sid": key, "user_id": user_id})

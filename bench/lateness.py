@@ -18,6 +18,8 @@ from rq import Queue
 from rq.job import Job
 from sqlalchemy import select
 
+from pagesite.tickets import Ticket
+
 from .common import percentile, seed_schedules, tail
 
 RAW_QUEUE = "bench-raw-lateness"
@@ -90,9 +92,9 @@ def run(ctx, db):
     burst_set, burst_jobs = set(burst_ids), []
     with app.app_context():
         for schedule in sqla.session.scalars(select(Schedule).order_by(Schedule.scheduled_at, Schedule.id)):
-            queueing.dispatch(schedule)
+            queueing.dispatch(Ticket.of(schedule))
             if schedule.id in burst_set:
-                burst_jobs.append(queueing.publish_job_id(schedule))
+                burst_jobs.append(queueing.publish_job_id(Ticket.of(schedule)))
         sqla.session.commit()
     if utcnow() > start:
         raise RuntimeError("seeding took longer than the lead time; the first schedules were due before dispatch")

@@ -17,7 +17,7 @@ from .common import api_token, percentile, seed_schedules, session_cookie
 
 STATUSES = ["queued"] * 4 + ["published"] * 4 + ["failed", "canceled"]
 BASELINE_SQL = text(
-    "SELECT s.id, s.page_id, s.provider, s.scheduled_at, s.status, s.attempts, s.attempt_limit, s.last_error, "
+    "SELECT s.id, s.page_id, s.provider, s.scheduled_at, s.status, s.attempts, s.max_attempts, s.last_error, "
     "s.published_at, s.external_id, s.url, s.created_at, s.updated_at, p.id AS page_id_1, p.text "
     "FROM schedules s JOIN pages p ON p.id = s.page_id WHERE s.status = :status "
     "ORDER BY s.scheduled_at, s.id LIMIT :limit OFFSET :offset"

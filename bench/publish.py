@@ -17,6 +17,8 @@ from rq import Queue
 from rq.job import Job
 from sqlalchemy import func, select
 
+from pagesite.tickets import Ticket
+
 from .common import QUEUE, seed_schedules, tail
 
 WORKERS = 2
@@ -81,8 +83,8 @@ def run(ctx, db):
         with app.app_context():
             job_ids = []
             for schedule in sqla.session.scalars(select(Schedule).where(Schedule.status == "queued")):
-                queueing.enqueue_now(schedule, connection)
-                job_ids.append(queueing.publish_job_id(schedule))
+                queueing.enqueue_now(Ticket.of(schedule), connection)
+                job_ids.append(queueing.publish_job_id(Ticket.of(schedule)))
             sqla.session.commit()
         publish_walls.append(_run_workers(ctx, [sys.executable, "worker.py", "work", "--burst"], "worker"))
         with app.app_context():

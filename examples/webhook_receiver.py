@@ -4,6 +4,9 @@ delivery and whether its Standard Webhooks signature is valid.
     .venv/bin/python examples/webhook_receiver.py 8000            # then connect http://127.0.0.1:8000/
     WEBHOOK_SECRET=whsec_... .venv/bin/python examples/webhook_receiver.py 8000
 
+pagesite delivers to an address on this machine only when its operator allows
+it: start pagesite with PAGESITE_ALLOWED_PRIVATE_ADDRESSES=127.0.0.0/8.
+
 Without WEBHOOK_SECRET it accepts unverified requests (so the first ping, sent
 before you have the generated secret, succeeds); restart it with the secret.
 Standard library only; in your own code, the `standardwebhooks` package does

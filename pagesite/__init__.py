@@ -167,7 +167,10 @@ def _configure_blueprints(app):
 
 
 def _configure_error_handlers(app):
+    from . import rate_limits
     from .api.problems import from_http_exception, from_service_error, problem
+
+    rate_limits.init_app(app)  # a 429: what was limited and when to try again
 
     @app.errorhandler(ServiceError)
     def service_error(error):

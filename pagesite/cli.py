@@ -6,8 +6,9 @@ import secrets
 import click
 from flask.cli import AppGroup
 
+from . import installation
 from .errors import ServiceError
-from .services import auth, channels, health, publishing
+from .services import auth, health, keys, publishing
 
 group = AppGroup("pagesite", help="pagesite operations.")
 
@@ -50,19 +51,55 @@ def status(as_json):
 
 
 @group.command("rotate-key")
-def rotate_key():
-    """Re-encrypt every channel's credentials under the first PAGESITE_ENCRYPTION_KEY key.
+@click.option("--batch-size", default=keys.BATCH_SIZE, show_default=True, type=click.IntRange(min=1),
+              help="Rows re-encrypted per transaction.")
+def rotate_key(batch_size):
+    """Re-encrypt every encrypted column (channel credentials, Mastodon app secrets, ...) under the
+    first PAGESITE_ENCRYPTION_KEY key.
 
-    To rotate: set PAGESITE_ENCRYPTION_KEY=new,old; run this; then drop the old key.
+    To rotate: set PAGESITE_ENCRYPTION_KEY=new,old; run this (again, if it stopped part way: what
+    is already under the new key is left as it is); then drop the old key. Exits 1 when a value
+    could be read by no configured key (its channel has to be reconnected).
     """
-    count = channels.rotate_key()
-    click.echo(f"Re-encrypted the credentials of {count} channel(s) under the first key.")
+    report = keys.rotate_all(batch_size)
+    each = ", ".join(f"{name}: {count}" for name, count in report.rotated.items())
+    click.echo(f"Re-encrypted {report.total} value(s) under the first key ({each}); "
+               f"{report.current} already were.")
+    if report.unreadable:
+        for table, column, row in report.unreadable:
+            click.echo(f"{table} {row} ({column}): no configured key can read it; {encryption_hint(table)}", err=True)
+        raise SystemExit(1)
+
+
+def encryption_hint(table):
+    return ("reconnect the channel under Settings → Channels." if table == "channels" else
+            "it is replaced the next time it is needed (a Mastodon app is registered again at the next sign-in)."
+            if table == "mastodon_apps" else "it cannot be recovered without the key it was encrypted with.")
 
 
 @group.command("reconcile")
 def reconcile():
     """Rescue stuck schedules and re-enqueue due ones now (the worker does this periodically)."""
     click.echo(json.dumps(publishing.reconcile()))
+
+
+@group.command("adopt-queue")
+def adopt_queue():
+    """Make PAGESITE_QUEUE on REDIS_URL this installation's queue, whoever held it.
+
+    For an installation whose database was reset (it has a new id): its workers
+    and scheduler refuse the queue its old database held until this is run.
+    Processes of the installation that held it stop at their next heartbeat,
+    and the jobs it left are refused by this one's workers (RQ's failed jobs).
+    """
+    hold = installation.QueueHold()
+    previous = hold.adopt()
+    where = f'The queue "{hold.queue}" on {hold.redis_url}'
+    if previous == hold.installation_id:
+        click.echo(f"{where} already belonged to this installation ({hold.installation_id}).")
+    else:
+        click.echo(f"{where} now belongs to this installation ({hold.installation_id}); "
+                   f"it belonged to {previous or 'no installation'}.")
 
 
 user_group = AppGroup("user", help="Accounts that can sign in.")

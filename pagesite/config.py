@@ -6,8 +6,11 @@ as-is; pagesite's own settings come from ``PAGESITE_*`` through Flask's
 are parsed as JSON where they can be, so ``PAGESITE_MAX_ATTACHMENTS=6`` is an int).
 """
 
+import ipaddress
 import json
 import os
+from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
 
 MB = 1024 * 1024
 
@@ -34,13 +37,14 @@ DEFAULTS = {
     "ATTACHMENT_LINK_SECONDS": 86400,  # how long a signed attachment link in a webhook works
     "WEBHOOK_TIMEOUT": 10,  # seconds a webhook receiver may take to answer
     "CHANNEL_REFRESH_SECONDS": 86400,  # how often a network channel's account and limits are read again
+    "ALLOWED_PRIVATE_ADDRESSES": "",  # address ranges outbound requests may reach although not public (outbound.py)
     # Publishing
     "PUBLISH_MAX_ATTEMPTS": 5,
     "PUBLISH_TIMEOUT": 30,  # seconds a provider call may take; then its outcome is unknown and it is retried
     "PUBLISH_NOW_WAIT": 10,  # publish-now answers 202 after this long (well inside the web server's timeout)
     "RETRY_BASE_SECONDS": 10,  # first backoff step; doubles each attempt, with jitter
     "RETRY_MAX_SECONDS": 3600,
-    "PROVIDER_CONCURRENCY": 4,  # concurrent publishes per channel, across all workers
+    "CHANNEL_CONCURRENCY": 4,  # concurrent publishes per channel (account), across all workers
     # Worker and scheduler
     "QUEUE": "pagesite",
     "SCHEDULER_INTERVAL": 1,
@@ -56,8 +60,14 @@ DEFAULTS = {
     # Deployment
     "HTTPS": False,  # served over HTTPS: Secure cookies, HSTS
     "PROXY_FIX": False,  # trust one reverse proxy's X-Forwarded-* headers
+    "HEALTH_RATE_LIMIT": "60 per minute",  # GET /api/health without a token, per client address
     "WORKER_CLASS": "simple",  # RQ SimpleWorker; "fork" for a process per job
     "LOG_LEVEL": "INFO",
+    # Rate limits (Flask-Limiter syntax, several joined by ";"), counted in Redis
+    "SIGNIN_RATE_LIMIT": "10 per minute;50 per hour",  # failed sign-ins (and set-up attempts) per client address
+    "SIGNIN_ACCOUNT_RATE_LIMIT": "20 per hour",  # failed sign-ins per account (the email typed)
+    "TOKEN_RATE_LIMIT": "10 per hour",  # API tokens created per account (Settings and the API together)
+    "CONNECT_RATE_LIMIT": "20 per hour",  # channel connections tried per account (the API and the web forms)
     # Lists
     "PER_PAGE_DEFAULT": 20,
     "PER_PAGE_MAX": 100,
@@ -80,6 +90,39 @@ def redis_url():
     return os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def address_ranges(value):
+    """``"127.0.0.0/8, ::1"`` -> the networks it names; ValueError when a part is not an address or range."""
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+
+
+@lru_cache(maxsize=8)
+def _ranges_of(value):
+    return address_ranges(value)
+
+
+def allowed_private_addresses():
+    """The ranges PAGESITE_ALLOWED_PRIVATE_ADDRESSES lets outbound requests reach, read from the
+    environment at each request, so every process and thread (and a test that changes it) sees
+    the same; checked at start by ``check``."""
+    return _ranges_of(os.environ.get("PAGESITE_ALLOWED_PRIVATE_ADDRESSES", ""))
+
+
+def without_password(url):
+    """A database or Redis URL fit for a log line: the password left out, the rest as given."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+# Settings whose name changed: {old: new}. The old PAGESITE_ name is still read.
+RENAMED = {"PROVIDER_CONCURRENCY": "CHANNEL_CONCURRENCY"}  # the cap is per channel (an account), not per network
+
+
 def load(app, test_config=None):
     """Fill ``app.config``: defaults, then the environment, then ``test_config``."""
     app.config.update(DEFAULTS)
@@ -87,6 +130,10 @@ def load(app, test_config=None):
     app.config["REDIS_URL"] = redis_url()
     app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY")
     app.config.from_prefixed_env("PAGESITE")
+    for old, new in RENAMED.items():  # an old name keeps working until its new one is set
+        if f"PAGESITE_{old}" in os.environ and f"PAGESITE_{new}" not in os.environ:
+            app.config[new] = app.config.pop(old)
+        app.config.pop(old, None)
     if test_config:
         app.config.update(test_config)
 
@@ -119,10 +166,17 @@ def _whole(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+MAX_PUBLISHES_PER_WORKER = 64
+
+
 def _at_least(minimum, whole=True, unit=""):
     kind = "a whole number" if whole else "a number"
     words = f"{kind}{unit} of at least {minimum}" if minimum else f"{kind}{unit} of 0 or more"
     return (lambda v: (_whole(v) if whole else _number(v)) and v >= minimum), words
+
+
+def _between(minimum, maximum):
+    return (lambda v: _whole(v) and minimum <= v <= maximum), f"a whole number from {minimum} to {maximum}"
 
 
 def _above_zero(unit=" of seconds"):
@@ -133,9 +187,38 @@ def _one_of(*choices):
     return (lambda v: v in choices), "one of " + ", ".join(choices)
 
 
+def _is_address_ranges(value):
+    try:
+        address_ranges(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_rate_limit(value):
+    from limits import parse_many
+
+    try:
+        return isinstance(value, str) and bool(parse_many(value))
+    except ValueError:
+        return False
+
+
 _NAME = (lambda v: isinstance(v, str) and v.strip() != ""), "a non-empty name"
 _PATH = (lambda v: v is None or (isinstance(v, str) and v != "")), "a path"
 _FLAG = (lambda v: isinstance(v, bool) or v in (0, 1)), "true or false"
+
+
+def _limit_text(value):
+    from limits import parse_many
+
+    try:
+        return isinstance(value, str) and bool(parse_many(value))
+    except ValueError:
+        return False
+
+
+_LIMIT = _limit_text, 'a rate limit such as "10 per hour" (several joined by ";")'
 
 # What each PAGESITE_* setting must be: (test, the requirement in words).
 RULES = {
@@ -162,17 +245,20 @@ RULES = {
     "ATTACHMENT_LINK_SECONDS": _at_least(1, unit=" of seconds"),
     "WEBHOOK_TIMEOUT": _above_zero(),
     "CHANNEL_REFRESH_SECONDS": _at_least(1, unit=" of seconds"),
+    "ALLOWED_PRIVATE_ADDRESSES": (_is_address_ranges, "comma-separated address ranges in CIDR form (10.0.0.0/8)"),
     "PUBLISH_MAX_ATTEMPTS": _at_least(1),
     "PUBLISH_TIMEOUT": _above_zero(),
     "PUBLISH_NOW_WAIT": _above_zero(),
     "RETRY_BASE_SECONDS": _above_zero(),
     "RETRY_MAX_SECONDS": _above_zero(),
-    "PROVIDER_CONCURRENCY": _at_least(1),
+    "CHANNEL_CONCURRENCY": _at_least(1),
     "QUEUE": _NAME,
     "SCHEDULER_INTERVAL": _above_zero(),
     "RECONCILE_INTERVAL": _above_zero(),
     "WORKER_PROCESSES": _at_least(1),
-    "PUBLISHES_PER_WORKER": _at_least(1),
+    # Each publish in flight may need two threads (its call, and one that outlived its
+    # timeout and has not ended yet); past this, a process is better split in two.
+    "PUBLISHES_PER_WORKER": _between(1, MAX_PUBLISHES_PER_WORKER),
     "HEARTBEAT_STALE_SECONDS": _above_zero(),
     "HEARTBEAT_TTL": _above_zero(),
     "HEARTBEAT_INTERVAL": _above_zero(),
@@ -180,10 +266,15 @@ RULES = {
     "STUB_DELAY_MS": _at_least(0, whole=False, unit=" of milliseconds"),
     "HTTPS": _FLAG,
     "PROXY_FIX": _FLAG,
+    "HEALTH_RATE_LIMIT": (_is_rate_limit, 'a rate limit such as "60 per minute" (several joined by ";")'),
     "WORKER_CLASS": _one_of("simple", "fork"),
     "LOG_LEVEL": _one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
     "PER_PAGE_DEFAULT": _at_least(1),
     "PER_PAGE_MAX": _at_least(1),
+    "SIGNIN_RATE_LIMIT": _LIMIT,
+    "SIGNIN_ACCOUNT_RATE_LIMIT": _LIMIT,
+    "TOKEN_RATE_LIMIT": _LIMIT,
+    "CONNECT_RATE_LIMIT": _LIMIT,
 }
 
 

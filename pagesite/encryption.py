@@ -1,16 +1,40 @@
-"""Channel credentials at rest: Fernet tokens under keys that can be rotated.
+"""Secrets at rest (channel credentials, Mastodon app secrets): Fernet tokens under keys that can be rotated.
 
 ``PAGESITE_ENCRYPTION_KEY`` holds one Fernet key, or several separated by
 commas: the first encrypts, every one of them decrypts (MultiFernet). To
 rotate, put the new key first, run ``flask --app wsgi pagesite rotate-key``
-(it re-encrypts every channel under the first key), then drop the old key.
-In development a key is generated into ``instance/encryption_key``.
+(it re-encrypts every encrypted column under the first key), then drop the
+old key. In development a key is generated into ``instance/encryption_key``.
+
+A column that holds such tokens is declared with the ``Encrypted`` type:
+that is how ``rotate-key`` finds every one of them (``encrypted_columns``),
+those of a model added later included.
 """
 
 import json
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
+from sqlalchemy import Text
+from sqlalchemy.types import TypeDecorator
+
+# What a channel whose credentials no configured key can read says, wherever it is shown.
+UNREADABLE = ("its credentials were encrypted with a key that is no longer configured "
+              "(PAGESITE_ENCRYPTION_KEY): reconnect it")
+
+
+class Encrypted(TypeDecorator):
+    """Text holding a Fernet token of this module. Stored as plain text; the type marks the column
+    for ``rotate-key``, so no list of encrypted columns has to be kept by hand."""
+
+    impl = Text
+    cache_ok = True
+
+
+def encrypted_columns(metadata):
+    """[(table, column)] of every column declared ``Encrypted``, in dependency order."""
+    return [(table, column) for table in metadata.sorted_tables for column in table.columns
+            if isinstance(column.type, Encrypted)]
 
 
 def parse_keys(value):
@@ -32,11 +56,24 @@ def parse_keys(value):
 
 def init_app(app):
     """Check the configured keys at start-up, so a bad key stops the process, not a publish."""
-    app.extensions["pagesite_fernet"] = MultiFernet(parse_keys(app.config["ENCRYPTION_KEY"]))
+    fernets = parse_keys(app.config["ENCRYPTION_KEY"])
+    app.extensions["pagesite_fernets"] = fernets
+    app.extensions["pagesite_fernet"] = MultiFernet(fernets)
 
 
 def _fernet():
     return current_app.extensions["pagesite_fernet"]
+
+
+def readable(token: str | None) -> bool:
+    """Whether a configured key can read ``token`` (its signature is checked; nothing is decrypted)."""
+    if not token:
+        return True
+    try:
+        _fernet().extract_timestamp(token.encode("ascii"))
+    except (InvalidToken, UnicodeEncodeError):
+        return False
+    return True
 
 
 def encrypt(data: dict) -> str:
@@ -48,18 +85,28 @@ def decrypt(token: str | None) -> dict:
         return {}
     try:
         return json.loads(_fernet().decrypt(token.encode("ascii")))
-    except InvalidToken:
-        raise CredentialsUnreadable(
-            "The channel's credentials cannot be decrypted with the configured PAGESITE_ENCRYPTION_KEY "
-            "(was the key changed without keeping the old one?). Reconnect the channel."
-        ) from None
+    except (InvalidToken, UnicodeEncodeError):
+        raise CredentialsUnreadable(UNREADABLE[0].upper() + UNREADABLE[1:] + ".") from None
 
 
 def rotate(token: str | None) -> str | None:
-    """``token`` re-encrypted under the first key (unchanged content)."""
+    """``token`` re-encrypted under the first key (unchanged content); CredentialsUnreadable
+    when no configured key can read it."""
     if not token:
         return token
-    return _fernet().rotate(token.encode("ascii")).decode("ascii")
+    try:
+        return _fernet().rotate(token.encode("ascii")).decode("ascii")
+    except (InvalidToken, UnicodeEncodeError):
+        raise CredentialsUnreadable(UNREADABLE[0].upper() + UNREADABLE[1:] + ".") from None
+
+
+def under_first_key(token: str) -> bool:
+    """Whether ``token`` is already encrypted under the first key (rotating it would change nothing)."""
+    try:
+        current_app.extensions["pagesite_fernets"][0].extract_timestamp(token.encode("ascii"))
+    except (InvalidToken, UnicodeEncodeError):
+        return False
+    return True
 
 
 class CredentialsUnreadable(Exception):

@@ -4,6 +4,11 @@ A mark expires ``HEARTBEAT_TTL`` seconds after it was written and is
 rewritten every ``HEARTBEAT_INTERVAL`` seconds, so a mark that is gone means
 its process has been silent for at least the TTL: the reconciler treats the
 claims of such a worker as abandoned.
+
+Who the workers are is kept apart from their marks: a sorted set (worker id ->
+time of its last beat) that every beat updates along with the mark, so that
+listing the workers reads that one key and one mark per worker, never a scan of
+the keyspace (``worker_ages`` is read by every health check and metrics scrape).
 """
 
 import contextlib
@@ -16,6 +21,8 @@ import uuid
 PREFIX = "pagesite:heartbeat:"
 WORKER_PREFIX = PREFIX + "worker:"
 SCHEDULER_KEY = PREFIX + "scheduler"
+WORKERS_KEY = PREFIX + "workers"  # sorted set: worker id -> time of its last beat (the index of the marks)
+FORGOTTEN_AFTER = 86400  # seconds: a member no reader pruned is dropped by the next beat of anyone
 # A web process beats only while it publishes (publish-now), under its claim id.
 PUBLISHER_PREFIX = PREFIX + "publisher:"
 TTL = 15  # default PAGESITE_HEARTBEAT_TTL: a mark outlives its writer by this much
@@ -42,7 +49,14 @@ def _ms(seconds):
 
 
 def beat_worker(connection, worker_id, ttl=TTL):
-    connection.set(WORKER_PREFIX + worker_id, time.time(), px=_ms(ttl))
+    """Rewrite the worker's mark (it expires after ``ttl``) and its entry in the index, together."""
+    now = time.time()
+    pipe = connection.pipeline(transaction=True)
+    pipe.set(WORKER_PREFIX + worker_id, now, px=_ms(ttl))
+    pipe.zadd(WORKERS_KEY, {worker_id: now})
+    # Members of workers long dead, should no reader have pruned them: the set stays small.
+    pipe.zremrangebyscore(WORKERS_KEY, "-inf", now - FORGOTTEN_AFTER)
+    pipe.execute()
 
 
 def beat_scheduler(connection, ttl=TTL):
@@ -92,15 +106,23 @@ def beating(connection, claimer_id, ttl=TTL, every=INTERVAL):
 
 
 def worker_ages(connection):
-    """{worker id: seconds since its last heartbeat} for every live mark."""
-    keys = list(connection.scan_iter(WORKER_PREFIX + "*"))
-    if not keys:
+    """{worker id: seconds since its last heartbeat} for every live mark.
+
+    The index names the workers; each one's mark says whether it is alive (the
+    mark's own expiry, which Redis keeps: no clock of this machine, nor the TTL
+    its writer was configured with, is needed to tell). Members whose mark has
+    expired are pruned here. O(workers): no SCAN."""
+    members = [m.decode() for m in connection.zrange(WORKERS_KEY, 0, -1)]
+    if not members:
         return {}
+    values = connection.mget([WORKER_PREFIX + m for m in members])
+    gone = [m for m, v in zip(members, values) if v is None]
+    if gone:
+        # A worker that beats again between the read and this removal is back in the index at
+        # its next beat (within a heartbeat interval); its mark, which claimer_alive reads, is untouched.
+        connection.zrem(WORKERS_KEY, *gone)
     now = time.time()
-    values = connection.mget(keys)
-    return {
-        k.decode()[len(WORKER_PREFIX):]: round(now - float(v), 3) for k, v in zip(keys, values) if v is not None
-    }
+    return {m: round(now - float(v), 3) for m, v in zip(members, values) if v is not None}
 
 
 def scheduler_age(connection):

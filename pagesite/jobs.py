@@ -7,26 +7,35 @@ outside. A worker that runs many jobs in one process also keeps an
 to it. ``queueing`` names these functions by their import path.
 """
 
+import logging
+
 from flask import current_app
 from rq import get_current_job
 
-from . import queueing
+from . import installation, queueing
 from .services import channels, publishing
+from .tickets import Ticket
 from .timeutil import from_timestamp
 
+log = logging.getLogger(__name__)
 
-def publish(schedule_id, channel_id=None, due_at=None, last_attempt_at=None):
+
+def publish(schedule_id, channel_id=None, due_at=None, last_attempt_at=None, installation_id=None):
     """Job: publish one schedule at its time (does nothing unless it can claim it).
     The scheduler hands jobs out ahead of their time; the hold waits for it.
 
     The other arguments are ``queueing.publish_job_args``; a job without them
-    (enqueued by an older version) reads them from the schedule."""
+    (enqueued by an older version) reads them from the schedule. A job of
+    another installation is refused: its schedule id names a schedule of
+    another database."""
+    if installation_id is not None and installation_id != installation.current_id():
+        raise _foreign(installation_id)
     hold = queueing.hold_seconds(current_app.config)
-    due = None
+    ticket = None
     if channel_id is not None:
-        due = publishing.Due(channel_id, from_timestamp(due_at),
-                             from_timestamp(last_attempt_at) if last_attempt_at is not None else None)
-    return publishing.publish_schedule(schedule_id, claimed_by=claimer_id(), hold_seconds=hold, due=due,
+        ticket = Ticket(schedule_id, channel_id, from_timestamp(due_at),
+                        from_timestamp(last_attempt_at) if last_attempt_at is not None else None)
+    return publishing.publish_schedule(schedule_id, claimed_by=claimer_id(), hold_seconds=hold, ticket=ticket,
                                        in_flight=current_app.extensions.get(publishing.IN_FLIGHT)).outcome
 
 
@@ -38,6 +47,20 @@ def reconcile():
 def refresh_channels():
     """Job: read each network channel's account and limits again once they are a day old."""
     return channels.refresh_due()
+
+
+class ForeignJob(Exception):
+    """A job of another installation. It fails rather than being skipped, so it stays in RQ's failed
+    jobs, where anyone can see it, and its own installation's reconciler (which sees it is no longer
+    live) enqueues its schedule again."""
+
+
+def _foreign(theirs):
+    job = get_current_job()
+    message = (f"job {job.id if job else '(none)'} belongs to installation {theirs}, not to this one "
+               f"({installation.current_id()}): refused; it goes to RQ's failed jobs")
+    log.error(message)
+    return ForeignJob(message)
 
 
 def claimer_id():

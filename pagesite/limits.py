@@ -1,5 +1,6 @@
-"""A per-channel cap on concurrent publishes, shared by every worker process
-(the key names the channel: ``pagesite:slots:channel-<id>``).
+"""What limits concurrent publishes, across every process: a per-channel cap
+(the key names the channel: ``pagesite:slots:channel-<id>``), and one call at a
+time per schedule (``LateCalls``).
 
 A Redis sorted set holds one lease per publish in flight, scored by its expiry,
 so a worker killed mid-publish frees its slot when the lease runs out, or
@@ -7,6 +8,8 @@ sooner: each lease names its holder, and the reconciler frees the leases of
 workers whose heartbeat is gone.
 """
 
+import os
+import threading
 import time
 import uuid
 
@@ -22,10 +25,12 @@ return 0
 """
 
 
-class ProviderSlots:
-    def __init__(self, connection, provider, limit, lease_seconds):
+class ChannelSlots:
+    """The publishes in flight on one channel (an account), at most ``limit`` across every process."""
+
+    def __init__(self, connection, channel_id, limit, lease_seconds):
         self.connection = connection
-        self.key = f"pagesite:slots:{provider}"
+        self.key = f"pagesite:slots:channel-{channel_id}"
         self.limit = limit
         self.lease_seconds = lease_seconds
         self._acquire = connection.register_script(ACQUIRE)
@@ -66,3 +71,76 @@ def free_dead_holders(connection, is_dead, lease_seconds, settled_seconds):
             if holder and expires - lease_seconds <= taken_before and is_dead(holder):
                 freed += connection.zrem(key, token)
     return freed
+
+
+class LateCalls:
+    """Provider calls of this process that outlived their timeout and still run.
+
+    Their attempt was recorded as of unknown outcome and its retry planned,
+    but the call itself goes on in its thread until the network answers or its
+    own timeout ends it. While it does, ``pagesite:late-call:<schedule>`` says
+    so in Redis, for every process: a retry that finds it waits instead of
+    calling beside it. The mark expires a heartbeat TTL after this process
+    last renewed it, so one that dies with a late call frees its retry then.
+    """
+
+    PREFIX = "pagesite:late-call:"
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._held = {}  # key -> (connection, ttl)
+        self._thread = None
+        self._pid = None
+
+    def hold(self, connection, schedule_id, ttl, every):
+        """Mark ``schedule_id``'s call as running until the returned hold is released."""
+        key = f"{self.PREFIX}{schedule_id}"
+        token = uuid.uuid4().hex
+        connection.set(key, token, px=int(ttl * 1000))
+        with self._lock:
+            self._held[key] = (connection, ttl, token)
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._renew, args=(every,), daemon=True,
+                                                name="late-calls")
+                self._thread.start()
+        return _LateHold(self, key, token)
+
+    def _release(self, key, token):
+        with self._lock:
+            held = self._held.pop(key, None)
+        if held is not None:
+            try:
+                held[0].eval(_RELEASE_IF_MINE, 1, key, token)
+            except Exception:  # Redis away: the mark expires within its TTL
+                pass
+
+    def _renew(self, every):
+        while True:
+            time.sleep(every)
+            with self._lock:
+                held = list(self._held.items())
+            for key, (connection, ttl, _token) in held:
+                try:
+                    connection.pexpire(key, int(ttl * 1000))
+                except Exception:  # Redis away for a moment: the next renewal may get through
+                    pass
+
+    @classmethod
+    def running(cls, connection, schedule_id):
+        """Whether a call for ``schedule_id`` that outlived its timeout is still running somewhere."""
+        return bool(connection.exists(f"{cls.PREFIX}{schedule_id}"))
+
+
+_RELEASE_IF_MINE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class _LateHold:
+    def __init__(self, owner, key, token):
+        self.owner, self.key, self.token = owner, key, token
+
+    def release(self):
+        self.owner._release(self.key, self.token)
+
+
+late_calls = LateCalls()  # one per process

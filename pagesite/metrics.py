@@ -14,6 +14,7 @@ imports it before ``configure`` has set the folder.
 """
 
 import os
+import threading
 from functools import lru_cache
 
 from flask import Blueprint, current_app
@@ -31,8 +32,19 @@ def configure(app):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
 
 
-@lru_cache(maxsize=None)
+_instruments_lock = threading.Lock()
+
+
 def _instruments():
+    # A web process serves requests from several threads: two first calls at
+    # once would both register the metrics, and the second would be refused
+    # ("Duplicated timeseries"); lru_cache alone does not stop that.
+    with _instruments_lock:
+        return _make_instruments()
+
+
+@lru_cache(maxsize=None)
+def _make_instruments():
     from prometheus_client import Counter, Histogram
 
     return {

@@ -1,9 +1,13 @@
 """The data model: attachments, pages, channels, schedules and the publish log."""
 
+import secrets
+
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from . import encryption
+from .encryption import Encrypted
 from .extensions import db
 from .timeutil import UTCDateTime, utcnow
 
@@ -48,6 +52,13 @@ class Page(db.Model):
     schedules: Mapped[list["Schedule"]] = relationship(
         back_populates="page", order_by="Schedule.id", cascade="all, delete-orphan"
     )
+    versions: Mapped[list["PageVersion"]] = relationship(
+        back_populates="page", order_by="PageVersion.channel_id", cascade="all, delete-orphan"
+    )
+
+    def text_for(self, channel_id):
+        """What ``channel_id`` is sent: its version's text, else the page's."""
+        return next((v.text for v in self.versions if v.channel_id == channel_id), self.text)
 
     @property
     def attachments(self):
@@ -79,6 +90,19 @@ class PageAttachment(db.Model):
     attachment: Mapped[AttachmentAsset] = relationship(lazy="joined")
 
 
+class PageVersion(db.Model):
+    """A page in one channel's own words: its text there (the page's attachments still go with it)."""
+
+    __tablename__ = "page_versions"
+
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+
+    page: Mapped[Page] = relationship(back_populates="versions")
+    channel: Mapped["Channel"] = relationship(lazy="joined", viewonly=True)
+
+
 class Channel(db.Model):
     """One connected account on one provider ("our company's Bluesky").
 
@@ -97,7 +121,7 @@ class Channel(db.Model):
     provider: Mapped[str] = mapped_column(String(50))
     name: Mapped[str] = mapped_column(String(100))
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
-    credentials_encrypted: Mapped[str | None] = mapped_column(Text)
+    credentials_encrypted: Mapped[str | None] = mapped_column(Encrypted)
     account: Mapped[dict] = mapped_column(JSON, default=dict)  # handle, display_name, avatar_url, url
     limits: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="connected")
@@ -113,6 +137,29 @@ class Channel(db.Model):
         """How messages name the channel: "Bluesky (@ana.example)"."""
         handle = (self.account or {}).get("handle")
         return f"{self.name} ({handle})" if handle and handle != self.name else self.name
+
+    @property
+    def credentials_unreadable(self):
+        """Whether no configured key can read its credentials (an old key was dropped too soon)."""
+        return not encryption.readable(self.credentials_encrypted)
+
+    @property
+    def current_status(self):
+        """``status``, or needs_attention while its credentials cannot be read: what is shown."""
+        return "needs_attention" if self.credentials_unreadable else self.status
+
+    @property
+    def current_error(self):
+        """``last_error``, or why its credentials cannot be read."""
+        if self.credentials_unreadable:
+            return f"{self.label}: {encryption.UNREADABLE}."
+        return self.last_error
+
+
+def new_idempotency_key():
+    """A schedule's own key: 128 random bits, so no other schedule, installation or reset
+    database can ever pick it (the id alone repeats after a reset)."""
+    return f"ps-{secrets.token_hex(16)}"
 
 
 def _first_attempt(context):
@@ -157,7 +204,7 @@ class Schedule(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Attempts allowed before giving up; a manual retry raises it.
-    attempt_limit: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[object | None] = mapped_column(UTCDateTime)
     external_id: Mapped[str | None] = mapped_column(String(255))
@@ -167,20 +214,19 @@ class Schedule(db.Model):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     # When its page was deleted (the page's deleted_at, copied): the schedule then leaves every list.
     page_deleted_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # Sent to the network on every attempt (Mastodon's Idempotency-Key, the webhook-id,
+    # the Bluesky record key), so a provider that honours keys posts once. Never reused.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True, default=new_idempotency_key)
+    # The last attempt ended without a known outcome (a timeout, a worker that died):
+    # the network may have posted it. Until an attempt knows, the page cannot be edited,
+    # so the retry sends what the unknown attempt sent, under the same key.
+    outcome_unknown: Mapped[bool] = mapped_column(db.Boolean, default=False, server_default=sql_text("false"))
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     page: Mapped[Page] = relationship(back_populates="schedules")
     channel: Mapped[Channel] = relationship(lazy="joined")
 
-    @property
-    def idempotency_key(self):
-        return self.key_for(self.id)
-
-    @staticmethod
-    def key_for(schedule_id):
-        """The idempotency key: the same on every attempt, so a provider that honours keys posts once."""
-        return f"pagesite-schedule-{schedule_id}"
 
 
 class PublishLog(db.Model):
@@ -224,7 +270,7 @@ class MastodonApp(db.Model):
     instance_url: Mapped[str] = mapped_column(String(255), unique=True)  # normalised: https://host
     redirect_uri: Mapped[str] = mapped_column(String(2048))  # what it was registered with
     client_id: Mapped[str] = mapped_column(String(255))
-    client_secret_encrypted: Mapped[str] = mapped_column(Text)
+    client_secret_encrypted: Mapped[str] = mapped_column(Encrypted)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -252,8 +298,43 @@ class ApiToken(db.Model):
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[object | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # None: it never expires. An expired token is refused with a 401 that says so.
+    expires_at: Mapped[object | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+    @property
+    def expired(self):
+        return self.expires_at is not None and self.expires_at <= utcnow()
+
+
+class UserSession(db.Model):
+    """One signed-in browser. Its cookie carries a random key; only the key's SHA-256 is stored.
+
+    Signing out deletes the row, so a copied cookie stops working at once;
+    changing the password deletes the user's other rows.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class SetupCode(db.Model):
+    """The one-time code of first-run set-up (its SHA-256 only). Spent, by deleting the row,
+    in the transaction that creates the first account, so only one set-up can succeed."""
+
+    __tablename__ = "setup_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CalendarFeed(db.Model):
@@ -284,5 +365,32 @@ class PostingQueue(db.Model):
     channel_id: Mapped[int | None] = mapped_column(Integer)
     time_zone: Mapped[str] = mapped_column(String(64))
     slots: Mapped[list] = mapped_column(db.JSON, default=list)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Import(db.Model):
+    """A CSV plan read for import: each row as it was in the file, kept until it is
+    committed, so what the preview showed is what is created (checked again then)."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # for times written without an offset
+    rows: Mapped[list] = mapped_column(JSON, default=list)  # [{"line", "text", "scheduled_at", "channels"}], as read
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    committed_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    schedule_ids: Mapped[list | None] = mapped_column(JSON)  # what the commit created
+
+
+class Snippet(db.Model):
+    """A saved block of text (a hashtag group, a sign-off) to insert while composing."""
+
+    __tablename__ = "snippets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

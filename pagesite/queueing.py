@@ -25,7 +25,7 @@ from rq.job import Job
 from rq_scheduler import Scheduler
 
 from .extensions import get_redis
-from . import heartbeats
+from . import heartbeats, installation
 from .timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class PagesiteScheduler(Scheduler):
     """
 
     heartbeat_ttl = heartbeats.TTL
+    queue_hold = None  # installation.QueueHold, in a scheduler process
     lead = 0.0  # seconds ahead of their time that jobs go to the queue
 
     @property
@@ -102,6 +103,8 @@ class PagesiteScheduler(Scheduler):
     def heartbeat(self):
         super().heartbeat()
         heartbeats.beat_scheduler(self.connection, self.heartbeat_ttl)
+        if self.queue_hold is not None:  # a scheduler process: the queue is taken again after a Redis wipe
+            self.queue_hold.keep()
 
     def enqueue_job(self, job):
         # The reconciler jumps the queue: it must run even behind a backlog of
@@ -136,15 +139,15 @@ def job_timeout(config=None):
     return 2 * int(config["PUBLISH_TIMEOUT"]) + 30 + int(hold_seconds(config) + 1)
 
 
-def publish_job_id(schedule):
-    """The job of a queued schedule's next attempt (anything with ``id`` and ``next_attempt_at``);
-    None when no attempt is planned (it is not queued)."""
-    if schedule.next_attempt_at is None:
+def publish_job_id(ticket):
+    """The job of a ticket (a queued schedule's next attempt); None when no attempt is planned."""
+    if ticket.due_at is None:
         return None
-    return f"publish-{schedule.id}-{int(schedule.next_attempt_at.timestamp() * 1000)}"
+    return f"publish-{ticket.schedule_id}-{int(ticket.due_at.timestamp() * 1000)}"
 
 
-def get_queue(connection=None):
+def get_job_queue(connection=None):
+    """The RQ queue publish and reconcile jobs wait in (not a posting queue: services/posting_queue.py)."""
     return Queue(current_app.config["QUEUE"], connection=connection or get_redis())
 
 
@@ -186,52 +189,54 @@ def register_refresher(scheduler):
                        timeout=max(300, 2 * int(current_app.config["PUBLISH_TIMEOUT"]) + 60))
 
 
-def publish_job_args(schedule):
-    """What a publish job carries (anything with ``id``, ``channel_id``, ``next_attempt_at``
-    and ``claimed_at``): besides the schedule, what lets the job take its turn without
-    reading the schedule first — the channel (for its provider slot), the time the
-    attempt is due (to hold for) and when the previous attempt started, if one did.
-    The claim still decides: a job whose schedule changed since claims nothing."""
-    return (schedule.id, schedule.channel_id, schedule.next_attempt_at.timestamp(),
-            schedule.claimed_at.timestamp() if schedule.claimed_at else None)
+def publish_job_args(ticket):
+    """A ticket as a publish job's arguments (``jobs.publish`` makes it a ticket again)."""
+    return (ticket.schedule_id, ticket.channel_id, ticket.due_at.timestamp(),
+            ticket.last_claimed_at.timestamp() if ticket.last_claimed_at else None)
 
 
-def enqueue_now(schedule, connection=None):
-    get_queue(connection).enqueue(
+def _job_args(ticket):
+    """What a publish job is enqueued with: ``publish_job_args``, then whose database the schedule
+    is in (``jobs.publish``'s ``installation_id``: a worker of another installation refuses the job)."""
+    return (*publish_job_args(ticket), installation.current_id())
+
+
+def enqueue_now(ticket, connection=None):
+    get_job_queue(connection).enqueue(
         PUBLISH,
-        *publish_job_args(schedule),
-        job_id=publish_job_id(schedule),
+        *_job_args(ticket),
+        job_id=publish_job_id(ticket),
         job_timeout=job_timeout(),
         result_ttl=600,
         failure_ttl=24 * 3600,
     )
 
 
-def dispatch(schedule):
-    """Hand a queued schedule to Redis: onto the queue when due, else to the
-    scheduler for its time. A Redis failure is logged, not raised: the schedule
-    is safe in the database and the reconciler enqueues it once it is due."""
+def dispatch(ticket):
+    """Hand a ticket to Redis: onto the queue when due, else to the scheduler
+    for its time. A Redis failure is logged, not raised: the schedule is safe
+    in the database and the reconciler enqueues it once it is due."""
     try:
-        if schedule.next_attempt_at <= utcnow():
-            enqueue_now(schedule)
+        if ticket.due_at <= utcnow():
+            enqueue_now(ticket)
         else:
             get_scheduler().enqueue_at(
-                schedule.next_attempt_at,
+                ticket.due_at,
                 PUBLISH,
-                *publish_job_args(schedule),
-                job_id=publish_job_id(schedule),
+                *_job_args(ticket),
+                job_id=publish_job_id(ticket),
                 timeout=job_timeout(),
                 job_result_ttl=600,
                 queue_name=current_app.config["QUEUE"],
             )
     except redis.RedisError as e:
-        log.warning("could not dispatch schedule %s (the reconciler will): %s", schedule.id, e)
+        log.warning("could not dispatch schedule %s (the reconciler will): %s", ticket.schedule_id, e)
 
 
-def move(old_job_id, schedule):
-    """A queued schedule's time changed: withdraw its old job, dispatch it anew."""
+def move(old_job_id, ticket):
+    """A queued schedule's time changed: withdraw its old job, dispatch its new ticket."""
     withdraw(old_job_id)
-    dispatch(schedule)
+    dispatch(ticket)
 
 
 def withdraw(job_id):
@@ -270,4 +275,4 @@ def is_waiting(job_id, status, connection=None):
     connection = connection or get_redis()
     if status == "scheduled":
         return connection.zscore(PagesiteScheduler.scheduled_jobs_key, job_id) is not None
-    return connection.lpos(get_queue(connection).key, job_id) is not None
+    return connection.lpos(get_job_queue(connection).key, job_id) is not None

@@ -1,19 +1,29 @@
 """Who may do what, how much they may send, and the headers every response carries.
 
-* ``/api/*`` needs ``Authorization: Bearer <token>``, except ``GET /api/health``.
+* ``/api/*`` needs ``Authorization: Bearer <token>``, except ``GET /api/health``, which
+  answers anyone ok or degraded, and its details only with a token or a session
+  (``optional_caller``); calls without either are rate-limited (``limit_anonymous``).
 * Every other page needs a signed-in session, except sign-in, first-run set-up
   and static files. Until an account exists, every page leads to set-up.
 * Failed sign-ins are rate-limited in Redis (Flask-Limiter).
+* No answer to a signed-in or token-holding caller may be kept by a shared
+  cache: it is ``no-store`` unless its view chose otherwise, and never ``public``.
 """
+
+import math
+import time
 
 from flask import current_app, g, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse_many
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import TooManyRequests, Unauthorized
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .edge import is_api_request
+from .extensions import db
 
 from .services import auth
 from .storage import get_storage
@@ -84,24 +94,45 @@ def _users_exist():
 def _authenticate():
     g.user = g.api_token = None
     endpoint = request.endpoint or ""
-    if endpoint in PUBLIC_ENDPOINTS or endpoint == "static" or endpoint.endswith(".static"):
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return None
+    signed_in = _signed_in_user()  # first, so no view (public ones too) sees an ended session's user_id
+    if endpoint in PUBLIC_ENDPOINTS:
         return None
     if is_api_request():  # API clients and metrics scrapers send an API token
         return _authenticate_api()
     if not _users_exist():
         return _redirect(url_for("auth.setup"))
-    g.user = auth.get_user(session.get("user_id"))
+    g.user = signed_in
     if g.user is None:
-        # Forget a deleted account, but keep the rest (the CSRF token of a
-        # sign-in form open in another tab, say).
-        session.pop("user_id", None)
         return _redirect(url_for("auth.signin", next=request.full_path if request.method == "GET" else None))
+    return None
+
+
+def _signed_in_user():
+    """The user of this browser's session, when its row in ``user_sessions`` is live; else None.
+
+    The cookie alone proves nothing once its session ended (signed out, the password changed,
+    the account deleted): its ``sid`` and ``user_id`` are forgotten then, but the rest is kept
+    (the CSRF token of a sign-in form open in another tab, say)."""
+    key = session.get("sid")
+    record = auth.session_for(key) if key else None
+    if record is not None and record.user_id == session.get("user_id"):
+        return record.user
+    for name in ("sid", "user_id"):
+        if name in session:
+            session.pop(name)
     return None
 
 
 def _authenticate_api():
     token = _bearer_token()
-    record = auth.verify_token(token) if token else None
+    try:
+        record = auth.verify_token(token) if token else None
+    except auth.TokenExpired as e:
+        challenge = WWWAuthenticate("bearer", {"realm": "pagesite", "error": "invalid_token",
+                                               "error_description": "The token expired"})
+        raise Unauthorized(str(e), www_authenticate=challenge) from None
     if record is None:
         detail = ("The bearer token is not valid (revoked, or never issued)." if token else
                   "Send an API token: Authorization: Bearer <token>. Create one under Settings, or with "
@@ -111,6 +142,57 @@ def _authenticate_api():
     g.api_token = record
     g.user = record.user
     return None
+
+
+def optional_caller():
+    """The user behind a valid bearer token or session, for a public endpoint that tells them
+    more than anyone else (GET /api/health), or None for a caller with neither.
+
+    A bearer token that is sent but not valid is a 401, as anywhere under /api: a monitor
+    whose token was revoked hears so, rather than a shorter answer. When the database cannot
+    say whose token or session it is, the caller is anonymous (and the answer says degraded).
+    Sets ``g.user`` (and ``g.api_token``), so the answer is kept from shared caches like every
+    signed-in one."""
+    token = _bearer_token()
+    try:
+        if token:
+            _authenticate_api()
+        elif session.get("user_id") is not None:
+            g.user = auth.get_user(session["user_id"])
+    except SQLAlchemyError:
+        current_app.logger.warning("could not check the credentials of %s %s", request.method, request.path,
+                                   exc_info=True)
+        db.session.rollback()
+        g.user = g.api_token = None
+    return g.user
+
+
+def limit_anonymous(setting, scope):
+    """Count this call against the limits in ``current_app.config[setting]`` ("60 per minute"),
+    per client address, in Flask-Limiter's storage (Redis) and strategy; a 429 past them.
+
+    Called by a view, not declared with ``@limiter.limit``, for two reasons: the limit is only
+    for callers without credentials, which the view finds out (``optional_caller``), and a
+    health check must still answer when Redis does not (the decorator would turn the storage's
+    error into an error answer): then the call is not counted."""
+    if not limiter.enabled:
+        return
+    config = current_app.config
+    key = (config["RATELIMIT_KEY_PREFIX"], get_remote_address(), scope)
+    breached = None
+    try:
+        for item in parse_many(config[setting]):
+            if not limiter.limiter.hit(item, *key):
+                breached = item, limiter.limiter.get_window_stats(item, *key).reset_time
+                break
+    except Exception:  # the storage does not answer: the caller is not refused for it
+        current_app.logger.warning("could not count a call to %s against its rate limit", request.path,
+                                   exc_info=True)
+        return
+    if breached:
+        item, reset_time = breached
+        raise TooManyRequests(f"At most {item} without a token; try again later.",
+                              retry_after=max(1, math.ceil(reset_time - time.time())))
 
 
 def _redirect(location):
@@ -142,6 +224,14 @@ def _security_headers(response):
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if current_app.config["HTTPS"]:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if getattr(g, "user", None) is not None and not is_api_request():
-        headers.setdefault("Cache-Control", "no-store")  # private pages stay out of shared caches
+    if getattr(g, "user", None) is not None or getattr(g, "api_token", None) is not None:
+        # An answer behind sign-in or a token is the caller's alone: a view may let the caller's
+        # own browser keep it (private), never a shared cache (public).
+        if response.cache_control.public:
+            response.cache_control.public = False
+            response.cache_control.private = True
+    # What says nothing about caching is not kept anywhere: pages, JSON and problems change with
+    # every edit, and the sign-in form carries its session's CSRF token. Static files and the
+    # views that chose (attachment bytes, signed links, the calendar feed) say for themselves.
+    headers.setdefault("Cache-Control", "no-store")
     return response

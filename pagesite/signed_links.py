@@ -32,12 +32,28 @@ def attachment_url(config, attachment_id, sha256, now=None):
     return f"{config['BASE_URL']}/links/attachments/{token}"
 
 
-def read_token(config, token, now=None):
-    """(attachment id, sha256 prefix) of a valid link; LinkInvalid or LinkExpired otherwise."""
+def read_link(config, token, now=None):
+    """(attachment id, sha256 prefix, expiry as a Unix time) of a valid link; LinkInvalid or LinkExpired otherwise."""
     try:
         attachment_id, sha_prefix, expires = _serializer(config).loads(token)
     except (BadSignature, ValueError, TypeError):
         raise LinkInvalid() from None
     if (now or time.time()) >= expires:
         raise LinkExpired()
+    return attachment_id, sha_prefix, expires
+
+
+def read_token(config, token, now=None):
+    """(attachment id, sha256 prefix) of a valid link; LinkInvalid or LinkExpired otherwise."""
+    attachment_id, sha_prefix, _expires = read_link(config, token, now)
     return attachment_id, sha_prefix
+
+
+def cache_control(expires, now=None):
+    """How long caches may keep bytes served through a link that expires at ``expires``.
+
+    Any cache (``public``): the link works for whoever holds it and names only those
+    bytes. But no longer than the link itself works, so no cache serves a link past
+    its expiry (whole seconds, rounded down)."""
+    left = int(expires - (now or time.time()))
+    return f"public, max-age={left}" if left > 0 else "no-store"

@@ -5,11 +5,15 @@ A missing database or Redis stops the run with an error; nothing is skipped.
 """
 
 import os
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.parse
 
 import pytest
 import redis
@@ -18,16 +22,79 @@ from cryptography.fernet import Fernet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+pytest_plugins = ["children"]  # every process the tests start dies with the run
+
+
+def pytest_configure(config):
+    """Collecting writes nothing into the repository: an app a test module
+    creates at import keeps its instance folder (generated keys) in a
+    temporary folder, and Hypothesis its cache."""
+    scratch = tempfile.mkdtemp(prefix="pagesite-tests-")
+    os.environ["PAGESITE_INSTANCE_PATH"] = os.path.join(scratch, "instance")
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = os.path.join(scratch, "hypothesis")
+    config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
+
+
+# A test that starts real worker, scheduler or web processes or the Bluesky PDS,
+# and a migration test (it runs `flask db` in processes of its own, several
+# times), is slow without having to say so: ``make test-fast`` leaves it out.
+SLOW_FIXTURES = {"processes", "workers", "web_servers", "pds"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if (SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+                or item.path.name.startswith("test_migration_")):
+            item.add_marker(pytest.mark.slow)
+
+
+def run_index():
+    """0, or which of pytest-xdist's parallel runs (``make test``'s ``-n``) this process is."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
+    return int(worker[2:]) if worker.startswith("gw") else 0
+
+
+def redis_url_of_run(offset=None):
+    """PAGESITE_TEST_REDIS_URL's database for this run; parallel runs count down from
+    it (15, 14, 13, ...), so each has a Redis database, and so a queue, of its own."""
+    parts = urllib.parse.urlsplit(os.environ.get("PAGESITE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    db = int(parts.path.strip("/") or 0) - (run_index() if offset is None else offset)
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{db % 16}"))
+
+
+def _postgres_database_of_run(url):
+    """PAGESITE_TEST_DATABASE_URL for the first run; a database of its own beside it
+    (``test_gw1``, created when missing) for each further parallel run."""
+    from sqlalchemy.engine import make_url
+
+    index = run_index()
+    if not index:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_gw{index}"
+    admin = sqlalchemy.create_engine(parsed.set(drivername="postgresql+psycopg", database="postgres"),
+                                     isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            if not connection.execute(sqlalchemy.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                      {"name": name}).first():
+                connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
 
 def _configure_environment(tmp_root):
     """Settings for this test run, in os.environ so worker processes share them."""
-    database_url = os.environ.get("PAGESITE_TEST_DATABASE_URL") or f"sqlite:///{tmp_root}/test.db"
-    redis_url = os.environ.get("PAGESITE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    database_url = os.environ.get("PAGESITE_TEST_DATABASE_URL")
+    database_url = _postgres_database_of_run(database_url) if database_url else f"sqlite:///{tmp_root}/test.db"
+    redis_url = redis_url_of_run()
     env = {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret-key",
         "PAGESITE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "PAGESITE_INSTANCE_PATH": f"{tmp_root}/instance",
         "PAGESITE_UPLOAD_DIR": f"{tmp_root}/uploads",
         "PAGESITE_STUB_OUTBOX": f"{tmp_root}/stub_outbox.jsonl",
         "PAGESITE_QUEUE": "pagesite-test",
@@ -36,6 +103,10 @@ def _configure_environment(tmp_root):
         "PAGESITE_RETRY_BASE_SECONDS": "0.2",
         "PAGESITE_RETRY_MAX_SECONDS": "2",
         "PAGESITE_PUBLISH_TIMEOUT": "5",
+        # Every peer of the tests is on this machine; the tests of the refusal turn it off for themselves.
+        "PAGESITE_ALLOWED_PRIVATE_ADDRESSES": "127.0.0.0/8,::1/128",
+        # One gunicorn worker process (with its threads) per web server; a test of several says so.
+        "WEB_CONCURRENCY": "1",
         "PROMETHEUS_MULTIPROC_DIR": f"{tmp_root}/metrics",
     }
     os.environ.update(env)
@@ -106,31 +177,44 @@ def app(test_env):
     return app
 
 
-@pytest.fixture(autouse=True)
-def clean_state(request, test_env):
-    """Every test starts with empty tables, an empty Redis database and no outbox."""
-    if "app" not in request.fixturenames:
-        yield
-        return
-    app = request.getfixturevalue("app")
-    from pagesite.extensions import db, get_redis
+def empty_tables(app):
+    """Every table emptied and its ids restarted, then the stub channel a fresh install has.
+    The installation row stays: the run is one installation (processes cache its id)."""
+    from pagesite.extensions import db
+    from pagesite.services import channels
 
     with app.app_context():
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        tables = [t.name for t in reversed(db.metadata.sorted_tables) if t.name != "installation"]
         with db.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(sqlalchemy.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
             else:
                 for table in tables:
                     connection.execute(sqlalchemy.text(f"DELETE FROM {table}"))
-        get_redis().flushdb()
-        from pagesite.services import channels
+        channels.install_builtin()
 
-        channels.install_builtin()  # the stub channel a fresh install has
+
+@pytest.fixture(autouse=True)
+def clean_state(request, test_env):
+    """Every test starts with empty tables, an empty Redis database and no outbox.
+    The installation row stays: the run is one installation (processes cache its id)."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    from pagesite.extensions import get_redis
+
+    empty_tables(app)
+    with app.app_context():
+        get_redis().flushdb()
         app.extensions.pop("pagesite_providers", None)
         app.extensions.pop("pagesite_has_users", None)
-    if os.path.exists(test_env["PAGESITE_STUB_OUTBOX"]):
-        os.unlink(test_env["PAGESITE_STUB_OUTBOX"])
+    outbox = test_env["PAGESITE_STUB_OUTBOX"]
+    if os.path.exists(outbox):
+        # Moved aside, not deleted: the next outbox gets an inode of its own, so a process
+        # kept from test to test (the browser tests' web server) sees a new file and reads it
+        # from the start (a freed inode is handed out again at once, and would look like the old file).
+        os.replace(outbox, f"{outbox}.{time.monotonic_ns()}")
     yield
 
 
@@ -240,9 +324,11 @@ class Processes:
     def start(self, *args, env=None, name="proc"):
         log_path = os.path.join(self.log_dir, f"{name}-{len(self.procs)}.log")
         log = open(log_path, "w")
-        proc = subprocess.Popen(
+        import children  # the plugin (imported by pytest first, so its asserts are rewritten)
+
+        proc = children.popen(
             list(args), cwd=ROOT, env={**os.environ, **self.env, **(env or {})},
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log, stderr=subprocess.STDOUT,
         )
         proc.log_path = log_path
         self.procs.append(proc)
@@ -255,11 +341,10 @@ class Processes:
         return self.start(sys.executable, "worker.py", "schedule", env=env, name="scheduler")
 
     def web(self, env=None):
+        """The web process as production runs it: the Procfile's command, so gunicorn.conf.py's
+        workers and threads (``env`` may change them: WEB_CONCURRENCY, PAGESITE_WEB_THREADS)."""
         port = int((env or {}).get("PORT") or free_port())  # a PORT given lets PAGESITE_BASE_URL name it first
-        proc = self.start(
-            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-            "--threads", "4", "wsgi:app", env=env, name="web",
-        )
+        proc = self.start(*procfile_command("web"), env={**(env or {}), "PORT": str(port)}, name="web")
         proc.url = f"http://127.0.0.1:{port}"
         wait_for_port(port, proc)
         wait_for_app(proc)
@@ -273,17 +358,17 @@ class Processes:
         proc.wait(timeout=10)
 
     def stop_all(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
+        """At the end of a test: every process group killed at once. A graceful stop
+        takes gunicorn or a worker seconds, and nothing is checked after it (the tests of
+        graceful stops send SIGTERM themselves); killed, nothing a process was still doing
+        can land in the next test's tables."""
         for proc in self.procs:
             try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill(proc)
+                os.killpg(proc.pid, signal.SIGKILL)  # the leader may be gone and its workers not
+            except ProcessLookupError:
+                pass
+        for proc in self.procs:
+            proc.wait(timeout=10)
 
     def logs(self):
         out = []
@@ -291,6 +376,17 @@ class Processes:
             with open(proc.log_path) as f:
                 out.append(f"--- {proc.log_path}\n{f.read()[-4000:]}")
         return "\n".join(out)
+
+
+def procfile_command(role):
+    """The Procfile's command for ``role``, run with this run's Python."""
+    with open(os.path.join(ROOT, "Procfile")) as f:
+        for line in f:
+            name, colon, command = line.partition(":")
+            if colon and name.strip() == role:
+                program, *args = shlex.split(command)
+                return [sys.executable, *([] if program == "python" else ["-m", program]), *args]
+    raise LookupError(f"the Procfile has no {role!r} process")
 
 
 def free_port():

@@ -1,8 +1,12 @@
-"""Small builders for test data: real image and video bytes."""
+"""Small builders for test data (real image and video bytes) and shared test helpers."""
 
 import io
+import json
 import os
 import struct
+import subprocess
+import sys
+import urllib.error
 import urllib.request
 
 from PIL import Image
@@ -66,3 +70,57 @@ def stored_keys(app):
         for folder, _dirs, names in os.walk(storage.root) if not folder.startswith(storage.temp_dir)
         for name in names
     )
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def flask_db(url, *args):
+    """``flask db ARGS`` (Flask-Migrate) against the database at ``url``, in a process of its own."""
+    env = {**os.environ, "DATABASE_URL": url}
+    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", *args], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=120)
+
+
+def http(method, url, body=None, token=None, timeout=10):
+    """(status, JSON answer) of a request to a real server, as a script would make it."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def multipart(url, filename, data, fields, token, timeout=10):
+    """(status, JSON answer) of a multipart upload of ``data`` as ``filename`` to a real server."""
+    boundary = "pagesite-test-boundary"
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    request = urllib.request.Request(url, data=b"".join(parts), method="POST")
+    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+    request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.status, json.loads(response.read())
+
+
+def sign_in(client, app, user):
+    """``client`` signed in as ``user`` without the form: a server-side session, as signing in makes one."""
+    from pagesite.services import auth
+
+    with app.app_context():
+        key = auth.start_session(user)
+    with client.session_transaction() as session:
+        session["sid"], session["user_id"] = key, user.id
+    return client

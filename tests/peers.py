@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+import children
 from conftest import ROOT, free_port
 
 PEERS_DIR = os.path.join(ROOT, "peers")
@@ -44,7 +45,7 @@ def _log_tail(path, size=4000):
 def _start(name, argv, health_url, log_path, cwd=None):
     """Spawn a peer and wait until ``health_url`` answers 200; fail with its log otherwise."""
     log = open(log_path, "w")
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = children.popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)  # dies with the run
     deadline = time.monotonic() + START_TIMEOUT
     last_error = None
     while time.monotonic() < deadline:

@@ -12,6 +12,7 @@ from pagesite import queueing
 
 import conftest
 from conftest import wait_until
+from pagesite.tickets import Ticket
 
 # Short heartbeats, so a killed worker's claims are rescued in seconds
 # (production keeps the 15 s default).
@@ -49,14 +50,14 @@ def _add_schedules(count, text, when, dispatch):
         insert(Schedule).returning(Schedule.id, sort_by_parameter_order=True),
         [
             {"page_id": p, "channel_id": stub_id, "provider": "stub", "scheduled_at": when, "status": "queued", "attempts": 0,
-             "attempt_limit": limit, "created_at": now, "updated_at": now}
+             "max_attempts": limit, "created_at": now, "updated_at": now}
             for p in page_ids
         ],
     ).all()
     db.session.commit()
     if dispatch:
         for schedule in db.session.scalars(select(Schedule).where(Schedule.id.in_(schedule_ids))):
-            queueing.dispatch(schedule)
+            queueing.dispatch(Ticket.of(schedule))
     db.session.commit()
     return list(schedule_ids)
 
@@ -106,7 +107,7 @@ def pending_jobs(schedule_id):
     from pagesite.extensions import get_redis
 
     with in_app():
-        connection, queue, scheduler = get_redis(), queueing.get_queue(), queueing.get_scheduler()
+        connection, queue, scheduler = get_redis(), queueing.get_job_queue(), queueing.get_scheduler()
         held = {j.decode() for j in connection.zrange(scheduler.scheduled_jobs_key, 0, -1)}
         held |= set(queue.job_ids) | set(StartedJobRegistry(queue=queue).get_job_ids())
     return {job_id for job_id in held if job_id.startswith(f"publish-{schedule_id}-")}
@@ -180,3 +181,31 @@ def attempt_lines(*procs):
 
 def seconds(delta):
     return delta / timedelta(seconds=1)
+
+
+def make_page(client, text="Hello"):
+    response = client.post("/api/pages", json={"text": text})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def schedule_page(client, page_id, when=None):
+    body = {"page_id": page_id}
+    if when is not None:
+        body["scheduled_at"] = when.isoformat()
+    response = client.post("/api/schedules", json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def wait_status(schedule_id, statuses, timeout=15):
+    statuses = (statuses,) if isinstance(statuses, str) else statuses
+    return wait_until(lambda: (s := get(schedule_id)).status in statuses and s, timeout=timeout,
+                      message=f"schedule {schedule_id} to be {'/'.join(statuses)} (is {get(schedule_id).status})")
+
+
+def start(processes, workers=1, env=None):
+    processes.scheduler(env=env)
+    procs = [processes.worker(env=env) for _ in range(workers)]
+    wait_ready(workers)
+    return procs

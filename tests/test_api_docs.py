@@ -4,13 +4,12 @@ import re
 
 import pytest
 
+from helpers import sign_in
+
 
 @pytest.fixture
 def signed_in(app, user):
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
-    return client
+    return sign_in(app.test_client(), app, user)
 
 
 def test_reference_lists_every_operation_and_schema(signed_in, client):

@@ -278,7 +278,7 @@ def test_queue_on_daylight_saving_nights_moves_a_missing_time_forward_and_takes_
 
 @pytest.mark.parametrize("own_queue", [False, True], ids=["default-queue", "channel-queue"])
 def test_racing_queue_requests_never_share_a_time(processes, api_token, client, own_queue):
-    """Real concurrent requests to gunicorn (2 processes x 4 threads), on this run's database."""
+    """Real concurrent requests to gunicorn as the Procfile runs it (2 processes x 8 threads), on this run's database."""
     slots = [(d, t) for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") for t in ("09:00", "13:00")]
     target = {}
     if own_queue:  # the channel's own queue is locked, not the default one (which has other times)

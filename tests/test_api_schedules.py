@@ -7,6 +7,7 @@ import pytest
 from pagesite import jobs, queueing
 from pagesite.extensions import db, get_redis
 from pagesite.models import Schedule
+from pagesite.tickets import Ticket
 
 
 def page_id(client, text="Hello"):
@@ -24,7 +25,7 @@ def scheduled_job_ids(app):
 
 def queued_job_ids(app):
     with app.app_context():
-        return queueing.get_queue().job_ids
+        return queueing.get_job_queue().job_ids
 
 
 def test_future_schedule_is_queued_and_handed_to_the_scheduler(client, app):
@@ -38,9 +39,9 @@ def test_future_schedule_is_queued_and_handed_to_the_scheduler(client, app):
     with app.app_context():
         row = db.session.get(Schedule, schedule["id"])
         assert f"publish-{row.id}-" in " ".join(scheduled_job_ids(app))
-        assert queueing.publish_job_id(row) in scheduled_job_ids(app)
+        assert queueing.publish_job_id(Ticket.of(row)) in scheduled_job_ids(app)
         # The job runs at the schedule's exact time, fraction of a second included.
-        score = get_redis().zscore(queueing.PagesiteScheduler.scheduled_jobs_key, queueing.publish_job_id(row))
+        score = get_redis().zscore(queueing.PagesiteScheduler.scheduled_jobs_key, queueing.publish_job_id(Ticket.of(row)))
         assert score == pytest.approx(row.scheduled_at.timestamp(), abs=0.001)
 
 

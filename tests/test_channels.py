@@ -184,7 +184,7 @@ def test_key_rotation_re_encrypts_every_channel(app, receiver):
     rotating = create_app({"TESTING": True, "ENCRYPTION_KEY": f"{new_key},{old_key}"})
     result = rotating.test_cli_runner().invoke(args=["pagesite", "rotate-key"])
     assert result.exit_code == 0, result.output
-    assert "Re-encrypted the credentials of 1 channel(s)" in result.output
+    assert "Re-encrypted 1 value(s) under the first key (channels.credentials_encrypted: 1" in result.output
     after = channel_row(channel_id).credentials_encrypted
     assert after != before
 
@@ -302,16 +302,16 @@ def test_removing_a_channel_cancels_its_queued_schedules_and_keeps_history(app, 
 def test_the_concurrency_cap_is_per_channel(app):
     """Channel 1's only slot is taken; a publish on another stub channel does not wait for it."""
     from pagesite.extensions import get_redis
-    from pagesite.limits import ProviderSlots
+    from pagesite.limits import ChannelSlots
     from pagesite.services import channels, publishing
 
     with in_app():
         other, _ = channels.create_channel("stub", "Second stub", {}, {})
         other_id = other.id
-    app.config["PROVIDER_CONCURRENCY"] = 1
+    app.config["CHANNEL_CONCURRENCY"] = 1
     try:
         with in_app():
-            held = ProviderSlots(get_redis(), f"channel-{stub_id()}", 1, 60).acquire(0)
+            held = ChannelSlots(get_redis(), stub_id(), 1, 60).acquire(0)
             [schedule_id] = schedule_on(make_page(), [other_id])
             started = time.monotonic()
             attempt = publishing.publish_schedule(schedule_id)
@@ -319,9 +319,9 @@ def test_the_concurrency_cap_is_per_channel(app):
             [blocked] = schedule_on(make_page("waits"), [stub_id()])
             app.config["PUBLISH_TIMEOUT"] = 0.3
             assert publishing.publish_schedule(blocked).outcome == "busy"
-            ProviderSlots(get_redis(), f"channel-{stub_id()}", 1, 60).release(held)
+            ChannelSlots(get_redis(), stub_id(), 1, 60).release(held)
     finally:
-        app.config["PROVIDER_CONCURRENCY"] = 4
+        app.config["CHANNEL_CONCURRENCY"] = 4
         app.config["PUBLISH_TIMEOUT"] = 5
 
 

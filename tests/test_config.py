@@ -22,6 +22,7 @@ from pagesite.config import InvalidSetting
     ("ALLOWED_TYPES", '["image/svg+xml"]', "PAGESITE_ALLOWED_TYPES must be a JSON list of content types from "
                                             "image/png, image/jpeg, image/gif, image/webp, video/mp4, "
                                             'got "["image/svg+xml"]"'),
+    ("PUBLISHES_PER_WORKER", "65", 'PAGESITE_PUBLISHES_PER_WORKER must be a whole number from 1 to 64, got "65"'),
     ("PER_PAGE_DEFAULT", "500", "PAGESITE_PER_PAGE_DEFAULT must be at most PAGESITE_PER_PAGE_MAX (100), "
                                 'got "500"'),
 ])
@@ -30,6 +31,14 @@ def test_a_bad_setting_stops_the_app_with_one_line(test_env, monkeypatch, name, 
     with pytest.raises(InvalidSetting) as raised:
         create_app()
     assert str(raised.value) == message
+
+
+def test_the_per_channel_cap_keeps_its_old_name_until_the_new_one_is_set(test_env, monkeypatch):
+    monkeypatch.setenv("PAGESITE_PROVIDER_CONCURRENCY", "3")
+    assert create_app().config["CHANNEL_CONCURRENCY"] == 3
+    monkeypatch.setenv("PAGESITE_CHANNEL_CONCURRENCY", "6")
+    app = create_app()
+    assert app.config["CHANNEL_CONCURRENCY"] == 6 and "PROVIDER_CONCURRENCY" not in app.config
 
 
 def test_good_settings_are_taken(test_env, monkeypatch):

@@ -6,6 +6,9 @@ import subprocess
 import time
 import urllib.request
 
+import pytest
+
+import children
 from conftest import ROOT, free_port, wait_until
 
 
@@ -15,14 +18,15 @@ def test_make_run_installs_only_what_running_needs():
     assert "-r requirements.txt" in plan and "requirements-dev.txt" not in plan, plan
 
 
+@pytest.mark.slow
 def test_make_run_serves_on_loopback_and_ctrl_c_ends_quietly(app, test_env, tmp_path):
     port = free_port()
     log_path = tmp_path / "make-run.log"
     with open(log_path, "w") as log:
         # Ctrl-C in a terminal sends SIGINT to every process of the foreground group.
-        run = subprocess.Popen(["make", "run"], cwd=ROOT, env={**os.environ, **test_env, "PORT": str(port)},
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        run = children.popen(["make", "run"], cwd=ROOT, env={**os.environ, **test_env, "PORT": str(port)},
+                             stdout=log, stderr=subprocess.STDOUT,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         def answers():
             try:

@@ -8,9 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import s3_settings, wait_until
-from helpers import jpeg_bytes, png_bytes
+from helpers import http, jpeg_bytes, multipart, png_bytes
 from scheduling_helpers import FAST, published_once, status_counts
-from test_worker_e2e import http, multipart
 
 pytestmark = pytest.mark.usefixtures("bind_app")
 
@@ -69,7 +68,7 @@ def test_two_hosts_publish_500_schedules_once_each_when_one_loses_its_worker(pro
     created through both; one host's worker is killed mid-run."""
     hosts = []
     for name in ("host-a", "host-b"):
-        env = {**host(tmp_path, name, s3_endpoint), **FAST, "PAGESITE_PROVIDER_CONCURRENCY": "8"}
+        env = {**host(tmp_path, name, s3_endpoint), **FAST, "PAGESITE_CHANNEL_CONCURRENCY": "8"}
         web = processes.web(env=env)
         processes.scheduler(env=env)
         worker = processes.worker(env=env)

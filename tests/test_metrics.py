@@ -1,14 +1,16 @@
 """GET /metrics: Prometheus text, behind an API token, adding up web and worker processes."""
 
 import re
+import subprocess
+import sys
 import urllib.request
 
 import pytest
 
-from conftest import wait_until
+from conftest import ROOT, wait_until
 from helpers import png_bytes
 from scheduling_helpers import add_schedules, wait_all, wait_ready
-from test_worker_e2e import multipart
+from helpers import multipart
 
 
 def sample(text, name, **labels):
@@ -72,3 +74,33 @@ def test_web_and_worker_processes_add_up(processes, api_token, tmp_path):
     assert sample(text, "pagesite_up", component="worker") == 1.0
     assert sample(text, "pagesite_scheduler_heartbeat_age_seconds") is not None
     assert len([line for line in text.splitlines() if line.startswith("pagesite_worker_heartbeat_age_seconds{")]) == 2
+
+
+def test_threads_recording_their_first_metrics_at_once_all_count(tmp_path):
+    """The web process serves from threads: the first metrics a process records
+    may come from several at once, and each must count (in a fresh process, so
+    nothing is registered yet)."""
+    script = f"""
+import os, threading
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(tmp_path)!r}
+from flask import Flask
+from pagesite import metrics
+app = Flask("race")
+barrier = threading.Barrier(8)
+def record():
+    barrier.wait()
+    with app.app_context():
+        metrics.upload_finished("stored")
+threads = [threading.Thread(target=record) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+registry = CollectorRegistry()
+MultiProcessCollector(registry)
+print(generate_latest(registry).decode())
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "recording a metric failed" not in out.stderr, out.stderr
+    assert sample(out.stdout, "pagesite_uploads_total", outcome="stored") == 8

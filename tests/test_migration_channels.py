@@ -1,18 +1,8 @@
 """Migration 0003 turns provider-named schedules into schedules of the stub channel."""
 
-import os
-import subprocess
-import sys
-
 import sqlalchemy
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def flask_db(url, *args):
-    env = {**os.environ, "DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", *args], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=120)
+from helpers import flask_db
 
 
 def test_existing_schedules_move_to_the_stub_channel_and_back(tmp_path, test_env):
@@ -30,7 +20,7 @@ def test_existing_schedules_move_to_the_stub_channel_and_back(tmp_path, test_env
         c.execute(sqlalchemy.text(
             "INSERT INTO publish_logs (page_id, schedule_id, provider, attempt, status, created_at) "
             "VALUES (1, 1, 'stub', 1, 'published', '2026-01-02 00:00:00')"))
-    flask_db(url, "upgrade")
+    flask_db(url, "upgrade", "0003")  # the migration under test (later ones renamed columns)
     with engine.begin() as c:
         [(stub_id, provider)] = c.execute(sqlalchemy.text("SELECT id, provider FROM channels")).all()
         assert provider == "stub"

@@ -3,7 +3,7 @@ partial indexes alone), existing ones included, and it goes back down."""
 
 import sqlalchemy
 
-from test_migration_channels import flask_db
+from helpers import flask_db
 
 T = "'2026-01-01 00:00:00'"
 

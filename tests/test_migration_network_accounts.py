@@ -4,7 +4,7 @@ import json
 
 import sqlalchemy
 
-from test_migration_channels import flask_db
+from helpers import flask_db
 
 
 def test_existing_logs_get_no_notes_and_channels_are_due_for_a_refresh(tmp_path, test_env):

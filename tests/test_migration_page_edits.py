@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
-from test_migration_channels import flask_db
+from helpers import flask_db
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ scheduler every second); and publish-now answers before the web server's
 request timeout however slow the provider is."""
 
 import os
-import signal
 import subprocess
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -15,9 +13,10 @@ import redis as redis_py
 
 from conftest import free_port, wait_until
 from scheduling_helpers import (
-    add_schedules, get, in_app, published_once, status_counts, wait_all, wait_ready,
+    add_schedules, get, in_app, published_once, wait_all, wait_ready,
 )
-from test_worker_e2e import http
+from helpers import http
+from pagesite.tickets import Ticket
 
 pytestmark = pytest.mark.usefixtures("bind_app")
 
@@ -95,23 +94,23 @@ def test_worker_killed_between_dequeue_and_start(processes, outbox):
     waits for the provider's only slot) when the worker dies."""
     from pagesite import queueing
     from pagesite.extensions import get_redis
-    from pagesite.limits import ProviderSlots
+    from pagesite.limits import ChannelSlots
 
-    env = {**PRODUCTION, "PAGESITE_PROVIDER_CONCURRENCY": "1"}
+    env = {**PRODUCTION, "PAGESITE_CHANNEL_CONCURRENCY": "1"}
     with in_app():
         connection = get_redis()
-    held = ProviderSlots(connection, "channel-1", 1, lease_seconds=60).acquire(wait_seconds=0)  # the stub channel
+    held = ChannelSlots(connection, 1, 1, lease_seconds=60).acquire(wait_seconds=0)  # the stub channel
     processes.scheduler(env=env)
     doomed = processes.worker(env=env)
     wait_ready(1)
     [schedule_id] = add_schedules(1, text="Dequeued")
-    job_id = queueing.publish_job_id(get(schedule_id))
+    job_id = queueing.publish_job_id(Ticket.of(get(schedule_id)))
     wait_until(lambda: connection.hget(f"rq:job:{job_id}", "status") == b"started", timeout=10,
                message="the job to start")
     assert get(schedule_id).status == "queued"
     processes.kill(doomed)
     killed = time.monotonic()
-    ProviderSlots(connection, "channel-1", 1, lease_seconds=60).release(held)
+    ChannelSlots(connection, 1, 1, lease_seconds=60).release(held)
     processes.worker(env=env)  # the supervisor would restart it; any other worker will do
 
     wait_all("published", 1, timeout=BOUND)
@@ -142,7 +141,7 @@ def test_scheduler_killed_mid_pass(processes, outbox):
     with in_app():
         connection = get_redis()
     doomed = processes.scheduler(env=PRODUCTION)
-    processes.worker(env={**PRODUCTION, "PAGESITE_PROVIDER_CONCURRENCY": "8"})
+    processes.worker(env={**PRODUCTION, "PAGESITE_CHANNEL_CONCURRENCY": "8"})
     wait_ready(1)
     when = datetime.now(timezone.utc) + timedelta(seconds=3)
     ids = add_schedules(150, text="Burst", when=when)
@@ -239,10 +238,10 @@ def test_worker_killed_right_after_taking_the_job_off_the_queue(processes, outbo
     [schedule_id] = add_schedules(1, text="Taken and dropped", dispatch=False)
     with in_app():
         connection = get_redis()
-        queue = queueing.get_queue(connection)
+        queue = queueing.get_job_queue(connection)
         # Exactly what the dead worker leaves: the job saved as queued, its id
         # in the intermediate list, not on the queue.
-        job = queue.create_job(queueing.PUBLISH, args=(schedule_id,), job_id=queueing.publish_job_id(get(schedule_id)),
+        job = queue.create_job(queueing.PUBLISH, args=(schedule_id,), job_id=queueing.publish_job_id(Ticket.of(get(schedule_id))),
                                status=JobStatus.QUEUED)
         job.save()
         connection.rpush(queue.intermediate_queue_key, job.id)

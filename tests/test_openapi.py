@@ -69,8 +69,8 @@ def test_only_health_is_public_and_every_secured_operation_documents_401(spec):
         **spec["components"]["securitySchemes"]["bearerAuth"], "type": "http", "scheme": "bearer"}
     for path, method, op in operations(spec):
         if (path, method) == ("/api/health", "get"):
-            assert op["security"] == []
-            assert "401" not in op["responses"]
+            assert op["security"] == [{}, {"bearerAuth": []}]  # none needed; a token gets the details
+            assert "application/problem+json" in op["responses"]["401"]["content"]  # a token that is not valid
             continue
         assert "security" not in op, f"{method.upper()} {path} overrides security"
         unauthorized = op["responses"]["401"]

@@ -7,10 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from conftest import wait_until
 from helpers import png_bytes
-from scheduling_helpers import get, in_app, logs_for, seconds
-from test_scheduling import make_page, schedule_page, start, wait_status
+from scheduling_helpers import get, in_app, logs_for, make_page, schedule_page, seconds, start, wait_status
 
 pytestmark = pytest.mark.usefixtures("bind_app")
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pagesite import queueing
+from pagesite.tickets import Ticket
 
 from conftest import wait_until
 from scheduling_helpers import (
@@ -40,7 +41,7 @@ def assert_each_published_once(ids, records):
 
 
 def test_workers_killed_mid_publish_lose_nothing_and_post_nothing_twice(processes, outbox):
-    env = {**FAST, "PAGESITE_STUB_DELAY_MS": "300", "PAGESITE_PROVIDER_CONCURRENCY": "8"}
+    env = {**FAST, "PAGESITE_STUB_DELAY_MS": "300", "PAGESITE_CHANNEL_CONCURRENCY": "8"}
     processes.scheduler(env=env)
     first, second, survivor = (processes.worker(env=env) for _ in range(3))
     wait_ready(3)
@@ -93,7 +94,7 @@ def test_redis_wiped_the_reconciler_brings_every_schedule_back(processes, outbox
     when = utcnow() + timedelta(seconds=2.5)
     future = add_schedules(15, text="Later", when=when)  # in rq-scheduler
     with in_app():
-        redis, queue, scheduler = get_redis(), queueing.get_queue(), queueing.get_scheduler()
+        redis, queue, scheduler = get_redis(), queueing.get_job_queue(), queueing.get_scheduler()
     assert queue.count >= 10 and redis.zcard(scheduler.scheduled_jobs_key) >= 15
 
     # What losing Redis's data (a restart without persistence, FLUSHALL) looks
@@ -125,14 +126,18 @@ def test_two_schedulers_and_duplicate_jobs_publish_a_thousand_schedules_once_eac
     wait_ready(3)
 
     started = time.monotonic()
-    when = utcnow() + timedelta(seconds=8)  # setup takes seconds on a loaded machine; jobs leave the scheduler a little before their time
+    # Setup takes seconds on a loaded machine (a parallel test run); jobs leave the
+    # scheduler its lead ahead of their time.
+    when = utcnow() + timedelta(seconds=25)
     ids = add_schedules(1000, text="Thousand", when=when)
-    print(f"1,000 schedules inserted and dispatched in {time.monotonic() - started:.2f} s")
-    assert utcnow() < when, "setup too slow: the schedules came due before they were all dispatched"
     with in_app():
-        redis, queue = get_redis(), queueing.get_queue()
-        job_ids = [queueing.publish_job_id(s) for s in db.session.scalars(select(Schedule).where(Schedule.id.in_(ids)))]
-    assert set(job_ids) <= {j.decode() for j in redis.zrange("rq:scheduler:scheduled_jobs", 0, -1)}
+        redis, queue = get_redis(), queueing.get_job_queue()
+        still_scheduled = {j.decode() for j in redis.zrange("rq:scheduler:scheduled_jobs", 0, -1)}
+        in_time = utcnow() < when - timedelta(seconds=queueing.lead_seconds())
+        job_ids = [queueing.publish_job_id(Ticket.of(s)) for s in db.session.scalars(select(Schedule).where(Schedule.id.in_(ids)))]
+    print(f"1,000 schedules inserted and dispatched in {time.monotonic() - started:.2f} s")
+    assert in_time, "setup too slow: the schedules came due before they were all dispatched"
+    assert set(job_ids) <= still_scheduled
 
     # rq-scheduler's lock has no owner token: once a pass outlives it, a second
     # scheduler runs too. Delete it all the time so both move jobs at once.
@@ -166,7 +171,7 @@ def test_two_schedulers_and_duplicate_jobs_publish_a_thousand_schedules_once_eac
 
 @pytest.mark.parametrize("limit", [1, 3])
 def test_provider_limit_holds_across_worker_processes(processes, outbox, limit):
-    env = {**FAST, "PAGESITE_STUB_DELAY_MS": "250", "PAGESITE_PROVIDER_CONCURRENCY": str(limit)}
+    env = {**FAST, "PAGESITE_STUB_DELAY_MS": "250", "PAGESITE_CHANNEL_CONCURRENCY": str(limit)}
     processes.scheduler(env=env)
     for _ in range(4):
         processes.worker(env=env)
@@ -188,7 +193,7 @@ def test_provider_limit_after_a_redis_wipe_is_at_most_twice_the_cap_until_calls_
     from pagesite.models import Channel
 
     limit = 2
-    env = {**FAST, "PAGESITE_STUB_DELAY_MS": "3000", "PAGESITE_PROVIDER_CONCURRENCY": str(limit)}
+    env = {**FAST, "PAGESITE_STUB_DELAY_MS": "3000", "PAGESITE_CHANNEL_CONCURRENCY": str(limit)}
     processes.scheduler(env=env)
     for _ in range(2 * limit):
         processes.worker(env=env)
@@ -265,18 +270,18 @@ def test_worker_killed_while_waiting_for_a_provider_slot(processes, outbox):
     """Its job stays "started" in RQ while the schedule is still queued: the
     reconciler sees that the job's worker is dead and enqueues it again."""
     from pagesite.extensions import get_redis
-    from pagesite.limits import ProviderSlots
+    from pagesite.limits import ChannelSlots
 
-    env = {**FAST, "PAGESITE_PROVIDER_CONCURRENCY": "1"}
+    env = {**FAST, "PAGESITE_CHANNEL_CONCURRENCY": "1"}
     with in_app():
         redis = get_redis()
-    slots = ProviderSlots(redis, "channel-1", 1, lease_seconds=60)  # the stub channel
+    slots = ChannelSlots(redis, 1, 1, lease_seconds=60)  # the stub channel
     held = slots.acquire(wait_seconds=0)  # the only slot, taken elsewhere
     processes.scheduler(env=env)
     waiting = processes.worker(env=env)
     wait_ready(1)
     [schedule_id] = add_schedules(1, text="Patient")
-    job_id = queueing.publish_job_id(get(schedule_id))
+    job_id = queueing.publish_job_id(Ticket.of(get(schedule_id)))
     wait_until(lambda: redis.hget(f"rq:job:{job_id}", "status") == b"started", timeout=5, message="job started")
     assert get(schedule_id).status == "queued"  # not claimed: it waits for the slot
     processes.kill(waiting)
@@ -293,7 +298,7 @@ def test_a_killed_worker_gives_its_provider_slot_back_before_the_lease_ends(proc
     the worker's heartbeat is gone."""
     from pagesite.extensions import get_redis
 
-    env = {**FAST, "PAGESITE_PROVIDER_CONCURRENCY": "1"}
+    env = {**FAST, "PAGESITE_CHANNEL_CONCURRENCY": "1"}
     processes.scheduler(env=env)
     slow = processes.worker(env={**env, "PAGESITE_STUB_DELAY_MS": "4000"})
     wait_ready(1)

@@ -37,6 +37,18 @@ DOMAIN_RULES = (
     "No channel with id", "Unknown channel id", "channel is connected; connect one first", "Unknown time zone",
     "No posting times are set up", "An attachment may appear only once",
     "together with", "Must be later than from", "A range may span at most",
+    # Many schedules at once: ids or a filter, which schedules exist, where a move lands.
+    "either ids or filter", "No schedule ", "would move into the past", "Moving needs a number of seconds",
+    "The filter matches",
+    # Snippets: one name each, and not too many.
+    "exists already; choose another name", "snippets; delete one first",
+    # A page's versions: one per channel.
+    "has a version already in this list",
+    # A thread: a channel or a limit, and a text that fits in 25 parts.
+    "Name a channel", "not both", "Too long for a thread", "cannot be broken",
+    # An import: what the CSV file holds, which import exists and whether its rows can be created.
+    "The first line must name the columns", "The file has no rows", "not UTF-8", "cannot be read as CSV",
+    "Unknown time zone", "No row can be created", "rows have problems", "At most 5,000 rows",
 )
 # A channel's settings and credentials are checked against its provider's own
 # schema (`GET /api/providers`) and then by the network itself: refusals on
@@ -77,6 +89,17 @@ DOCUMENT = generated_document()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 # The test sends a real token itself; schemathesis's own auth checks (ignored_auth) still take it away.
 schema.config.generation.update(with_security_parameters=False)
+
+
+@pytest.fixture(autouse=True)
+def generous_rate_limits(app):
+    """The rate limits have tests of their own (test_rate_limits.py); here they would only stop the
+    generated requests from reaching what they test (a 429 is documented, and accepted, either way)."""
+    names = ("TOKEN_RATE_LIMIT", "CONNECT_RATE_LIMIT")
+    saved = {name: app.config[name] for name in names}
+    app.config.update(dict.fromkeys(names, "100000 per hour"))
+    yield
+    app.config.update(saved)
 
 
 def test_the_tested_document_is_the_served_one(client):

@@ -13,7 +13,7 @@ API_ROUTES_NEEDING_A_TOKEN = [
     ("GET", "/api/attachment"), ("POST", "/api/attachment"), ("GET", "/api/attachment/1"),
     ("PATCH", "/api/attachment/1"), ("GET", "/api/attachment/1/file"),
     ("GET", "/api/pages"), ("POST", "/api/pages"), ("GET", "/api/pages/1"), ("GET", "/api/pages/1/logs"),
-    ("GET", "/api/schedules"), ("POST", "/api/schedules"), ("GET", "/api/schedules/1"),
+    ("GET", "/api/schedules"), ("POST", "/api/schedules"), ("POST", "/api/schedules/bulk"), ("GET", "/api/schedules/1"),
     ("PATCH", "/api/schedules/1"), ("POST", "/api/schedules/1/cancel"), ("POST", "/api/schedules/1/retry"),
     ("GET", "/api/providers"), ("POST", "/api/providers/stub/publish"),
     ("GET", "/api/queue"), ("PUT", "/api/queue"), ("POST", "/api/calendar-feed"), ("DELETE", "/api/calendar-feed"),
@@ -21,6 +21,10 @@ API_ROUTES_NEEDING_A_TOKEN = [
     ("POST", "/api/pages/1/schedules"), ("GET", "/api/channels"), ("POST", "/api/channels"),
     ("GET", "/api/channels/1"), ("PATCH", "/api/channels/1"), ("DELETE", "/api/channels/1"),
     ("POST", "/api/channels/1/publish"), ("GET", "/api/channels/1/queue"), ("PUT", "/api/channels/1/queue"),
+    ("GET", "/api/tokens"), ("POST", "/api/tokens"),
+    ("POST", "/api/threads/split"), ("POST", "/api/imports"), ("GET", "/api/imports/1"),
+    ("POST", "/api/imports/1/commit"), ("GET", "/api/snippets"), ("POST", "/api/snippets"),
+    ("PATCH", "/api/snippets/1"), ("DELETE", "/api/snippets/1"),
 ]
 
 

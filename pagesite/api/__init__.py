@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from . import planning, routes  # noqa: E402,F401  (registers the routes on bp)
+from . import planning, routes, tokens  # noqa: E402,F401  (registers the routes on bp)

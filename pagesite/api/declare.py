@@ -167,22 +167,24 @@ class Operation:
     location: Callable | None
     errors: tuple
     public: bool
+    optional_token: bool  # public, but a token (when sent, it must be valid) gets a fuller answer
     responses: dict  # raw OpenAPI responses, for answers that are not JSON (file bytes)
     also: dict  # other statuses answered with the same model: {503: "description"}
 
 
 def endpoint(operation_id, tag, summary, description="", *, body=None, form=None, query=None, response=None,
-             status=200, location=None, errors=(), public=False, responses=None, also=None):
+             status=200, location=None, errors=(), public=False, optional_token=False, responses=None, also=None):
     """Declare an API view: what it reads, what it answers, and how it is documented.
 
     The view receives ``body=`` (a validated ``body`` or ``form`` model) and
     ``query=`` (a validated ``query`` model) besides its path arguments. It
     returns what ``response`` is read from (an ORM object, a dataclass or a
     dict), optionally with a status: ``(result, 503)``; or a ready Response.
-    ``location(result)`` gives the Location header of a 201.
+    ``location(result)`` gives the Location header of a 201. ``public`` needs no token;
+    ``optional_token`` too, but answers a valid one more (and a token that is not valid, 401).
     """
     op = Operation(operation_id, tag, summary, description, body, form, query, response, status, location,
-                   tuple(errors), public, responses or {}, also or {})
+                   tuple(errors), public or optional_token, optional_token, responses or {}, also or {})
 
     def decorate(view):
         @functools.wraps(view)
@@ -258,6 +260,8 @@ UNAUTHORIZED = ProblemResponse(401, "No valid bearer token was sent.", headers={
     "WWW-Authenticate": {"description": "The scheme to authenticate with.",
                          "schema": {"type": "string", "pattern": "^Bearer"}},
 })
+BAD_TOKEN = ProblemResponse(401, "A bearer token was sent and is not valid (revoked, or never issued).",
+                            headers=UNAUTHORIZED.headers)
 BAD_JSON = ProblemResponse(400, "The body is not valid JSON.")
 NOT_JSON = ProblemResponse(415, "The body is not sent as application/json.")
 INVALID = ProblemResponse(422, "A field is wrong; `errors` names each field and what is wrong with it.",
@@ -266,6 +270,9 @@ TOO_LARGE = ProblemResponse(413, "The request is larger than this server accepts
 NOT_FOUND = ProblemResponse(404, "No such resource.")
 CHANNEL_NOT_FOUND = ProblemResponse(404, "No channel with this id (or it was removed).")
 QUEUE_DOWN = ProblemResponse(503, "The job queue (Redis) is not answering; try again shortly.")
+RATE_LIMITED = ProblemResponse(429, "Too many of these for your account for now (see the rate limits in the "
+                                    "README); `Retry-After` says when to try again.", headers={
+    "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}})
 
 
 def _path(rule):
@@ -316,6 +323,8 @@ def _operation(op, rule, config, defs):
         problems.append(INVALID)
     if not op.public:
         problems.append(UNAUTHORIZED)
+    elif op.optional_token:
+        problems.append(BAD_TOKEN)
     responses = dict(op.responses)
     if op.response is not None:
         summary = (op.response.__doc__ or "").strip().splitlines()[0]
@@ -333,7 +342,8 @@ def _operation(op, rule, config, defs):
         responses.setdefault(str(problem.status), answer)
     doc["responses"] = dict(sorted(responses.items()))
     if op.public:
-        doc["security"] = []
+        # An empty requirement: none needed. With an optional token, either none or the bearer token.
+        doc["security"] = [{}, {"bearerAuth": []}] if op.optional_token else []
     return doc
 
 

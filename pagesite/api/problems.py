@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 from flask import current_app, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import http_date
 
 from . import declare
 from .shapes import PROBLEMS, Problem
@@ -15,8 +16,8 @@ INFO = {
     "title": "pagesite API",
     "summary": "Compose pages, schedule them, publish them through providers.",
     "description": (
-        "Every request except `GET /api/health` needs a bearer token: "
-        "`Authorization: Bearer <token>`. Every timestamp carries an explicit offset (UTC, `Z`). "
+        "Every request except `GET /api/health` (which shows its details only with one) needs a bearer "
+        "token: `Authorization: Bearer <token>`. Every timestamp carries an explicit offset (UTC, `Z`). "
         "Every error is an RFC 9457 problem (`application/problem+json`); a 422 or 413 names the "
         "fields at fault in `errors`."
     ),
@@ -28,6 +29,7 @@ TAGS = [
     {"name": "Planning", "description": "The posting queue and the secret calendar feed."},
     {"name": "Providers", "description": "The kinds of places pages are published to."},
     {"name": "Channels", "description": "Connected accounts on providers; schedules publish to one."},
+    {"name": "Tokens", "description": "API tokens of your account; revoke them under Settings."},
     {"name": "Health", "description": "For monitoring."},
     {"name": "Reference", "description": "This description of the API."},
 ]
@@ -79,6 +81,9 @@ def from_http_exception(error: HTTPException):
                            error.name.lower().replace(" ", "-"))
     if error.code == 405 and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
+    retry_after = getattr(error, "retry_after", None)  # a 429 or 503 that says when to come back
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after) if isinstance(retry_after, int) else http_date(retry_after)
     for challenge in getattr(error, "www_authenticate", None) or ():
         # Parameters as quoted strings, as RFC 6750's examples write them.
         params = ", ".join(f'{key}="{value}"' for key, value in challenge.parameters.items())

@@ -1,14 +1,18 @@
 """Routes of the JSON API. Each one is declared with its shapes (``shapes.py``),
 then calls a service; parsing and rendering are done by the declaration."""
 
-from flask import current_app, url_for
+import itertools
+
+from flask import current_app, stream_with_context, url_for
 
 from ..providers import provider_class, provider_names
+from .. import security
+from .. import rate_limits
 from ..security import large_body
-from ..services import attachments, channels, health, pages, schedules
+from ..services import attachments, bulk, channels, health, imports, pages, schedules, snippets, threads
 from . import bp
 from . import shapes as s
-from .declare import CHANNEL_NOT_FOUND, NOT_FOUND, QUEUE_DOWN, ProblemResponse, endpoint, render
+from .declare import CHANNEL_NOT_FOUND, NOT_FOUND, QUEUE_DOWN, RATE_LIMITED, ProblemResponse, endpoint, render
 from .problems import problem, document
 
 CONFLICT = ProblemResponse(409, "The page already has a live schedule for this channel; `schedule_id` names it.")
@@ -84,11 +88,15 @@ def attachment_file(attachment_id):
           body=s.NewPage, response=s.Page, status=201,
           location=lambda page: url_for(".get_page", page_id=page.id))
 def create_page(body):
-    return pages.create_page(body.text, body.attachment_ids, _uses(body.attachments))
+    return pages.create_page(body.text, body.attachment_ids, _uses(body.attachments), versions=_dump(body.versions))
 
 
 def _uses(attachments):
     return None if attachments is None else [a.model_dump() for a in attachments]
+
+
+def _dump(items):
+    return None if items is None else [item.model_dump() for item in items]
 
 
 @bp.get("/pages")
@@ -114,12 +122,14 @@ STILL_PUBLISHING_CONFLICT = ProblemResponse(
 
 @bp.patch("/pages/<int:page_id>")
 @endpoint("updatePage", "Pages", "Edit a page",
-          "Changes the text and/or the attachments, with the same rules as composing, and within the limits of "
-          "every channel the page is queued for; its queued schedules then publish the new content. A publish "
+          "Changes the text, the attachments and/or the channels' versions, with the same rules as composing, and "
+          "within the limits of every channel the page is queued for (each on what it will be sent); its queued "
+          "schedules then publish the new content. A publish "
           "racing the edit sends the old or the new content whole, never a mix, and its log's `sent` says which.",
           body=s.PageChange, response=s.Page, errors=[NOT_FOUND, STILL_PUBLISHING_CONFLICT])
 def update_page(page_id, body):
-    return pages.update_page(page_id, body.text, body.attachment_ids, _uses(body.attachments))
+    return pages.update_page(page_id, body.text, body.attachment_ids, _uses(body.attachments),
+                             versions=_dump(body.versions))
 
 
 @bp.delete("/pages/<int:page_id>")
@@ -176,10 +186,107 @@ def create_schedule(body):
 @bp.get("/schedules")
 @endpoint("listSchedules", "Schedules", "List schedules",
           "By time, then id; `from` and `to` give a date range, `q` searches the pages' text, `channel_id` "
-          "keeps one channel's; filters combine.", query=s.ScheduleFilter, response=s.ScheduleList)
+          "keeps one channel's; filters combine. `format=csv` answers every schedule they keep as a CSV file "
+          "(`text/csv`: schedule_id, page_id, text, channel_id, channel, scheduled_at, status, published_at, url, "
+          "last_error; a cell that would start a spreadsheet formula starts with `'`).",
+          query=s.ScheduleFilter, response=s.ScheduleList)
 def list_schedules(query):
+    if query.format == "csv":
+        lines = schedules.export_csv(query.status, query.page_id, query.from_, query.to, query.q, query.channel_id)
+        first = next(lines)  # read before the answer starts: a database error is still a problem answer
+        response = current_app.response_class(stream_with_context(itertools.chain([first], lines)),
+                                              mimetype="text/csv")
+        response.headers["Content-Disposition"] = 'attachment; filename="pagesite-schedules.csv"'
+        return response
     return schedules.list_schedules(query.status, query.page_id, query.page, query.per_page, query.from_, query.to,
                                     query.q, query.channel_id)
+
+
+@bp.post("/schedules/bulk")
+@endpoint("changeSchedules", "Schedules", "Cancel, move or retry many schedules",
+          f"At most {bulk.MAX_SCHEDULES}, chosen by `ids` or by `filter` (the list's filters), in one transaction. "
+          "A schedule the action does not apply to (cancel and move: not queued; retry: not failed, or its page "
+          "has a live schedule on that channel) is left as it is and named in `skipped`. A move that would put "
+          "one into the past moves none.", body=s.BulkChange, response=s.BulkOutcome, errors=[CONFLICT])
+def change_schedules(body):
+    filters = body.filter.model_dump(by_alias=True) if body.filter is not None else None
+    return bulk.act(body.action, body.ids, filters, body.by_seconds)
+
+
+# Snippets
+
+@bp.get("/snippets")
+@endpoint("listSnippets", "Pages", "List snippets", "By name.", response=s.SnippetList)
+def list_snippets():
+    return {"items": snippets.list_snippets()}
+
+
+@bp.post("/snippets")
+@endpoint("createSnippet", "Pages", "Save a snippet",
+          "A block of text Compose inserts at the cursor; its text follows the page text's rules.",
+          body=s.NewSnippet, response=s.Snippet, status=201)
+def create_snippet(body):
+    return snippets.create_snippet(body.name, body.text)
+
+
+@bp.patch("/snippets/<int:snippet_id>")
+@endpoint("updateSnippet", "Pages", "Rename or rewrite a snippet", body=s.SnippetChange, response=s.Snippet,
+          errors=[NOT_FOUND])
+def update_snippet(snippet_id, body):
+    return snippets.update_snippet(snippet_id, body.name, body.text)
+
+
+@bp.delete("/snippets/<int:snippet_id>")
+@endpoint("deleteSnippet", "Pages", "Delete a snippet", errors=[NOT_FOUND],
+          responses={"204": {"description": "Deleted."}})
+def delete_snippet(snippet_id):
+    snippets.delete_snippet(snippet_id)
+    return current_app.response_class(status=204)
+
+
+ALREADY_COMMITTED = ProblemResponse(409, "The import was committed already.")
+
+
+@bp.post("/imports")
+@large_body
+@endpoint("importPlan", "Schedules", "Read a CSV plan",
+          "Reads the file and answers every row as it will be created, with its problems (a time in the past "
+          "or skipped by a daylight-saving night, an unknown channel, over a channel's limits). Nothing is "
+          "created until the import is committed.",
+          form=s.ImportUpload, response=s.ImportPreview, status=201,
+          location=lambda preview: url_for(".get_import", import_id=preview["id"]))
+def import_plan(body):
+    return imports.preview(imports.read(body.file.stream, body.file.filename or "", body.time_zone))
+
+
+@bp.get("/imports/<int:import_id>")
+@endpoint("getImport", "Schedules", "Read an import", "Its rows, checked again as of now.",
+          response=s.ImportPreview, errors=[NOT_FOUND])
+def get_import(import_id):
+    return imports.preview(imports.get_import(import_id))
+
+
+@bp.post("/imports/<int:import_id>/commit")
+@endpoint("commitImport", "Schedules", "Create an import's pages and schedules",
+          "A page and its schedules per row, in one transaction, after checking the rows again: with "
+          "`mode: valid` the rows without a problem, with `mode: all` every row or, if any has a problem, "
+          "none (422 naming each row as `rows.<line>`).",
+          body=s.ImportCommit, response=s.ImportPreview, errors=[NOT_FOUND, ALREADY_COMMITTED])
+def commit_import(import_id, body):
+    return imports.preview(imports.commit(import_id, body.mode))
+
+
+@bp.post("/threads/split")
+@endpoint("splitThread", "Pages", "Split a long text into a thread",
+          f"Parts of at most the channel's limit (or `max_characters`), at most {threads.MAX_PARTS}: broken at a "
+          "paragraph, else a sentence, else between words (between characters in scripts written without "
+          "spaces), never inside a link, a mention, a hashtag or a character; each part fills at least half "
+          "of what would fit. Nothing is saved.",
+          body=s.ThreadText, response=s.ThreadParts)
+def split_thread(body):
+    parts, limit = threads.split_for(body.text, channel_id=body.channel_id, max_characters=body.max_characters,
+                                     numbering=body.numbering)
+    return {"parts": parts, "max_characters": limit}
 
 
 @bp.get("/schedules/<int:schedule_id>")
@@ -295,10 +402,11 @@ def _connected(result):
 
 
 @bp.post("/channels")
+@rate_limits.channel_connection
 @endpoint("createChannel", "Channels", "Connect a channel",
           "Verifies the account with the provider first (a webhook is sent a signed `ping`), then stores it, "
           "its credentials encrypted. " + CONNECT_REFUSED,
-          body=s.NewChannel, response=s.ConnectedChannel, status=201,
+          body=s.NewChannel, response=s.ConnectedChannel, status=201, errors=[RATE_LIMITED],
           location=lambda channel: url_for(".get_channel", channel_id=channel.id))
 def create_channel(body):
     return _connected(channels.create_channel(body.provider, body.name, body.settings, body.credentials))
@@ -358,11 +466,27 @@ def openapi_document():
 
 # Health
 
+def _health_description(config):
+    return ("Checks the database, Redis, and that a worker and the scheduler have shown a heartbeat recently. "
+            "Needs no token: without one (a load balancer), the answer is `status` alone, `ok` or `degraded`, "
+            f"and such calls are limited to {config['HEALTH_RATE_LIMIT']} per address. With a valid bearer "
+            "token (or a signed-in session), the answer is the whole report: each check, the queue, overdue "
+            "schedules and channels needing attention.")
+
+
+TOO_MANY_CALLS = ProblemResponse(429, "Too many calls without a token from this address; `Retry-After` says "
+                                      "when to call again.",
+                                 headers={"Retry-After": {"description": "Seconds to wait.",
+                                                          "schema": {"type": "integer", "minimum": 1}}})
+
+
 @bp.get("/health")
-@endpoint("getHealth", "Health", "Can pagesite publish right now?",
-          "Checks the database, Redis, and that a worker and the scheduler have shown a heartbeat recently. "
-          "Needs no token, for load balancers and monitors.",
-          response=s.Health, public=True, also={503: "Something does not; `problems` says what."})
+@endpoint("getHealth", "Health", "Can pagesite publish right now?", _health_description,
+          response=s.HealthAnswer, optional_token=True, errors=[TOO_MANY_CALLS],
+          also={503: "Something does not; with a token, `problems` says what."})
 def get_health():
+    caller = security.optional_caller()  # a 401 for a token that is not valid
+    if caller is None:
+        security.limit_anonymous("HEALTH_RATE_LIMIT", "health")
     healthy, details = health.report()
-    return details, 200 if healthy else 503
+    return details if caller is not None else health.summary(details), 200 if healthy else 503

@@ -10,10 +10,11 @@ enforces.
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 from flask import url_for
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, RootModel, WithJsonSchema,
+                      computed_field)
 from pydantic.functional_validators import PlainValidator
 from pydantic_core import PydanticCustomError
 from werkzeug.datastructures import FileStorage
@@ -21,11 +22,13 @@ from werkzeug.datastructures import FileStorage
 from ..models import CHANNEL_STATUSES, LOG_STATUSES, SCHEDULE_STATUSES
 from ..providers import provider_names
 from ..services.attachments import EXTENSIONS, MAX_ALT_TEXT
+from ..services import bulk, imports, threads
 from ..services.calendar import MAX_RANGE
-from ..services.common import MAX_ID
+from ..services.channels import MAX_NAME as MAX_CHANNEL_NAME
+from ..services.common import MAX_ID, MAX_PAGE_NUMBER
 from ..services.posting_queue import MAX_SLOTS, WEEKDAYS
 from ..services.pages import page_status
-from ..services.schedules import MAX_SEARCH
+from ..services.schedules import MAX_CHANNELS_PER_REQUEST, MAX_SEARCH
 from ..timeutil import isoformat, parse_aware
 from .declare import OneOf, Setting, config_default, no_default
 
@@ -97,7 +100,7 @@ class Output(BaseModel):
 # Query strings
 
 class Paging(Input):
-    page: Annotated[int, Field(ge=1, le=1_000_000, description="Page number, from 1.")] = 1
+    page: Annotated[int, Field(ge=1, le=MAX_PAGE_NUMBER, description="Page number, from 1.")] = 1
     per_page: Annotated[int, Field(ge=1, description="Items per page.",
                                    json_schema_extra=config_default("PER_PAGE_DEFAULT")),
                         Setting("maximum", "PER_PAGE_MAX", "Must be at most {limit}.")] = None
@@ -108,7 +111,9 @@ class PageFilter(Paging):
         "draft: only pages with no queued, publishing or published schedule."))] = "all"
 
 
-class ScheduleFilter(Paging):
+class ScheduleFilters(Input):
+    """The list's filters; they combine."""
+
     status: Annotated[Literal["all", *SCHEDULE_STATUSES], Field(
         description="Only schedules with this status.")] = "all"
     page_id: Annotated[Id, Field(description="Only this page's schedules.", json_schema_extra=no_default)] = None
@@ -122,6 +127,11 @@ class ScheduleFilter(Paging):
         f"With `from`: only schedules due before this time, at most {MAX_RANGE.days} days after `from`."))] = None
 
 
+class ScheduleFilter(Paging, ScheduleFilters):
+    format: Annotated[Literal["json", "csv"], Field(description=(
+        "csv: every schedule the filters keep (no pages), as `text/csv`, for a spreadsheet."))] = "json"
+
+
 # Request bodies
 
 class Upload(Input):
@@ -133,6 +143,27 @@ class Upload(Input):
         "type": "string", "format": "binary", "contentMediaType": "application/octet-stream",
         "description": "The image or video. Its type is read from its bytes: PNG, JPEG, GIF, WebP or MP4."})]
     alt_text: AltText = ""
+
+
+class ImportUpload(Input):
+    """The CSV file, and the time zone of the times in it that have no offset."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    file: Annotated[FileStorage, WithJsonSchema({
+        "type": "string", "format": "binary", "contentMediaType": "text/csv",
+        "description": ("UTF-8 CSV, its first line naming the columns: `text`, `scheduled_at` and `channels` "
+                        "(names or ids, separated by `;`); the export's `channel_id` is read as well. At most "
+                        f"{imports.MAX_ROWS:,} rows.")})]
+    time_zone: Optional[str] = Field(None, max_length=64, description=(
+        "An IANA time zone (such as Europe/Berlin) for times written without an offset."))
+
+
+class ImportCommit(Input):
+    """Which rows to create."""
+
+    mode: Literal[imports.MODES] = Field(description=(
+        "valid: every row without a problem; all: every row, or none if any has a problem."))
 
 
 class Description(Input):
@@ -162,20 +193,44 @@ AttachmentUses = Annotated[Optional[list[AttachmentUse]], Field(
     Setting("maxItems", "MAX_ATTACHMENTS", "At most {limit} attachments per page.")]
 
 
+class NewVersion(Input):
+    """One channel's own text for the page."""
+
+    channel_id: Annotated[Id, Field(description="The channel this text is for.")]
+    text: PageText
+
+
+class VersionChange(Input):
+    """One channel's own text; null drops it (the channel then gets the page's text)."""
+
+    channel_id: Annotated[Id, Field(description="The channel this text is for.")]
+    text: Optional[PageText] = Field(json_schema_extra=no_default)
+
+
+VERSIONS = Field(description=(
+    "Texts of the page for particular channels (Bluesky's 300 characters, say, beside Mastodon's 500); "
+    "a channel without one is sent the page's text. Each is checked against its channel's limits."))
+MAX_VERSIONS = 50
+
+
 class NewPage(Input):
     """The page."""
 
     text: PageText
     attachment_ids: AttachmentIds = None
     attachments: AttachmentUses = None
+    versions: Annotated[Optional[list[NewVersion]], VERSIONS, Field(max_length=MAX_VERSIONS)] = None
 
 
 class PageChange(Input):
-    """What to change: the text, the attachments (`[]` removes them all), or both."""
+    """What to change: the text, the attachments (`[]` removes them all), the versions, or several."""
 
     text: Optional[PageText] = None
     attachment_ids: AttachmentIds = None
     attachments: AttachmentUses = None
+    versions: Annotated[Optional[list[VersionChange]], Field(max_length=MAX_VERSIONS, description=(
+        "The versions to set, by channel; `text: null` drops that channel's version. Versions of channels "
+        "not named are kept."))] = None
 
 
 class NewSchedule(Input):
@@ -194,7 +249,7 @@ class NewSchedule(Input):
 class NewSchedules(Input):
     """The channels to publish the page to, and when."""
 
-    channel_ids: Annotated[list[Id], Field(min_length=1, max_length=50, json_schema_extra={"uniqueItems": True},
+    channel_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_CHANNELS_PER_REQUEST, json_schema_extra={"uniqueItems": True},
                                            description="One schedule is created per channel.")]
     scheduled_at: Optional[When] = None
     queue: Optional[bool] = Field(None, description=(
@@ -211,7 +266,7 @@ class NewChannel(Input):
 
     provider: Annotated[str, OneOf(provider_names, "Unknown provider; one of: {choices}."),
                         Field(description="The provider type (see `GET /api/providers`).")]
-    name: Annotated[str, Field(min_length=1, max_length=100, description="Your name for the channel.")]
+    name: Annotated[str, Field(min_length=1, max_length=MAX_CHANNEL_NAME, description="Your name for the channel.")]
     settings: Annotated[FieldMap, Field(description="As the provider's `settings_schema` says.")] = {}
     credentials: Annotated[FieldMap, Field(
         description="As the provider's `credentials_schema` says. Stored encrypted, never shown again; a "
@@ -221,10 +276,53 @@ class NewChannel(Input):
 class ChannelChange(Input):
     """What to change. With `settings` or `credentials`, the channel is reconnected (verified again)."""
 
-    name: Annotated[Optional[str], Field(min_length=1, max_length=100)] = None
+    name: Annotated[Optional[str], Field(min_length=1, max_length=MAX_CHANNEL_NAME)] = None
     settings: Annotated[Optional[FieldMap], Field(description="Merged over the stored settings.")] = None
     credentials: Annotated[Optional[FieldMap], Field(
         description="Replace the stored credentials; `{}` lets the provider generate new ones.")] = None
+
+
+class BulkChange(Input):
+    """The schedules (by `ids`, or every one the list's `filter` matches) and what to do with them."""
+
+    action: Literal[bulk.ACTIONS] = Field(description=(
+        "cancel and move apply to queued schedules, retry to failed ones; the others are skipped and named."))
+    ids: Annotated[list[Id], Field(min_length=1, max_length=bulk.MAX_SCHEDULES,
+                                   json_schema_extra=no_default)] = None
+    filter: Annotated[ScheduleFilters, Field(json_schema_extra=no_default)] = None
+    by_seconds: Annotated[int, Field(ge=-bulk.MAX_MOVE_SECONDS, le=bulk.MAX_MOVE_SECONDS,
+                                     json_schema_extra=no_default, description=(
+                                         "For move: how far, later (positive) or earlier (negative).")),
+                          BeforeValidator(_integral)] = None
+
+
+class NewSnippet(Input):
+    """The snippet."""
+
+    name: str = Field(min_length=1, max_length=100, description="How you find it in Compose; unique.")
+    text: PageText
+
+
+class SnippetChange(Input):
+    """What to change: its name, its text, or both."""
+
+    name: Optional[str] = Field(None, min_length=1, max_length=100)
+    text: Optional[PageText] = None
+
+
+class ThreadText(Input):
+    """The text to split, and the channel (or the limit) each part must fit."""
+
+    text: str = Field(min_length=1, max_length=threads.MAX_TEXT, pattern=PAGE_TEXT,
+                      description="The whole text; it must not be blank.")
+    channel_id: Annotated[Optional[Id], Field(json_schema_extra=no_default, description=(
+        "Each part must fit this channel, counted and checked as its network does."))] = None
+    max_characters: Annotated[Optional[int], Field(ge=threads.MIN_CHARACTERS, le=threads.MAX_CHARACTERS,
+                                                   json_schema_extra=no_default, description=(
+                                                       "Instead of `channel_id`: at most this many characters "
+                                                       "(graphemes) a part.")),
+                              BeforeValidator(_integral)] = None
+    numbering: bool = Field(False, description="Add \" 1/3\" (and so on) to each part, counted in its length.")
 
 
 class NewTime(Input):
@@ -297,8 +395,7 @@ class ScheduleSummary(Output):
         "queued: waiting for its time; publishing: an attempt is running; published; "
         "failed: no attempts left (it can be retried); canceled."))
     attempts: int = Field(ge=0, description="Attempts made so far.")
-    max_attempts: int = Field(ge=0, validation_alias="attempt_limit",
-                              description="Attempts allowed before it fails.")
+    max_attempts: int = Field(ge=0, description="Attempts allowed before it fails.")
     last_error: Optional[str] = Field(description="Why the last attempt failed.")
     published_at: Optional[Timestamp] = when("When it was published")
     external_id: Optional[str] = Field(description="The provider's id for the post.")
@@ -306,6 +403,11 @@ class ScheduleSummary(Output):
     idempotency_key: str = Field(description="Sent to the provider on every attempt, so it posts once.")
     created_at: Timestamp = when("When it was created")
     updated_at: Timestamp = when("When it last changed")
+
+
+class Version(Output):
+    channel_id: Id
+    text: str = Field(description="What this channel is sent instead of the page's text.")
 
 
 class PageSummary(Output):
@@ -325,6 +427,7 @@ class Page(PageSummary):
     deleted_at: Optional[Timestamp] = when(
         "When it was deleted (a deleted page is readable only while it has published history)")
     schedules: list[ScheduleSummary] = Field(description="Its schedules, oldest first.")
+    versions: list[Version] = Field(description="Its own texts for particular channels, by channel id.")
 
     @computed_field(description="draft when never scheduled, else the status of its latest schedule.")
     @property
@@ -422,6 +525,73 @@ class PageList(Listing):
     items: list[Page]
 
 
+class BulkSkip(Output):
+    id: Id
+    status: Literal[SCHEDULE_STATUSES]
+    reason: str = Field(description="Why it was left as it is.")
+
+
+class BulkOutcome(Output):
+    """What changed, in one transaction, and what was left as it was."""
+
+    action: Literal[bulk.ACTIONS]
+    changed: list[Id] = Field(description="The schedules changed, by id.")
+    skipped: list[BulkSkip]
+
+
+class Snippet(Output):
+    """A saved block of text (a hashtag group, a sign-off) that Compose inserts at the cursor."""
+
+    id: Id
+    name: str
+    text: str
+    created_at: Timestamp = when("When it was created")
+    updated_at: Timestamp = when("When it last changed")
+
+
+class SnippetList(Output):
+    """Every snippet, by name."""
+
+    items: list[Snippet]
+
+
+class ImportRow(Output):
+    line: int = Field(description="Its line in the file.")
+    text: str
+    scheduled_at: Optional[Timestamp] = Field(description="When it will be published; null if unreadable.")
+    channel_ids: list[Id]
+    channels: list[str] = Field(description="The channels, as messages name them.")
+    problems: list[str] = Field(description="What keeps it from being created, each naming its column ([]: none).")
+
+
+class ImportPreview(Output):
+    """Every row as it will be created, checked as of now, with its problems."""
+
+    id: Id
+    filename: str
+    time_zone: Optional[str]
+    created_at: Timestamp
+    committed_at: Optional[Timestamp] = Field(description="When its rows were created; null until then.")
+    schedule_ids: list[Id] = Field(description="The schedules the commit created.")
+    valid: int = Field(description="Rows that can be created.")
+    invalid: int = Field(description="Rows with a problem.")
+    rows: list[ImportRow]
+
+
+class ThreadPart(Output):
+    text: str = Field(description="What is posted (with its number, when numbered).")
+    characters: int = Field(description="Its length as the network counts it.")
+    start: int = Field(description="Where it begins in the text sent, in characters (Unicode code points).")
+    end: int = Field(description="Where it ends; what lies between two parts is white space only.")
+
+
+class ThreadParts(Output):
+    """The parts, in order: the first is the post, each next one a reply to the one before."""
+
+    parts: list[ThreadPart]
+    max_characters: int = Field(description="The limit each part was fitted to.")
+
+
 class ScheduleList(Listing):
     """One page of schedules."""
 
@@ -482,9 +652,11 @@ class Channel(Output):
     name: str
     settings: dict[str, Any]
     account: ChannelAccount
-    status: Literal[CHANNEL_STATUSES] = Field(
-        description="connected, or needs_attention: the network refused its credentials; reconnect it.")
-    last_error: Optional[str] = Field(description="Why it needs attention.")
+    # Read through Channel.current_status / current_error: credentials no configured key can read need attention too.
+    status: Literal[CHANNEL_STATUSES] = Field(validation_alias="current_status", description=(
+        "connected, or needs_attention: the network refused its credentials, or they were encrypted with a key "
+        "that is no longer configured; reconnect it."))
+    last_error: Optional[str] = Field(validation_alias="current_error", description="Why it needs attention.")
     limits: ChannelLimits
     refreshed_at: Optional[Timestamp] = when("When its account and limits were last read from the network "
                                              "(connecting, or the daily refresh)")
@@ -560,11 +732,20 @@ class ChannelAttention(Report):
     provider: str
 
 
-class Health(Report):
-    """Whether pagesite can publish right now."""
+HEALTH_STATUS = Literal["ok", "degraded"]
 
-    status: Literal["ok", "unavailable"]
-    problems: list[str] = Field(description="Why it is unavailable; empty when ok.")
+
+class HealthStatus(Report):
+    """Whether pagesite can publish right now, and nothing more: the answer without a token."""
+
+    status: HEALTH_STATUS
+
+
+class Health(Report):
+    """Whether pagesite can publish right now, and why not: the answer to a valid token or a session."""
+
+    status: HEALTH_STATUS
+    problems: list[str] = Field(description="Why it is degraded; empty when ok.")
     checked_at: str = Field(json_schema_extra={"format": "date-time"}, description="When the report was made.")
     checks: Checks
     schedules: Optional[ScheduleCounts] = Field(None, description="Present when the database answers.")
@@ -572,6 +753,10 @@ class Health(Report):
     channels_needing_attention: Optional[list[ChannelAttention]] = Field(
         None, description="Channels whose network refused their credentials: reconnect them. "
                           "Present when the database answers.")
+
+
+class HealthAnswer(RootModel[Union[HealthStatus, Health]]):
+    """`status` alone without a token; the whole report (`Health`) with a valid token or a session."""
 
 
 class OpenAPIDocument(Output):
@@ -619,3 +804,41 @@ class PublishFailedProblem(Problem):
 
 
 PROBLEMS = (Problem, ValidationProblem, PublishFailedProblem)
+
+
+# API tokens
+
+class NewToken(Input):
+    """The token to create: a name, and optionally when it expires."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=PAGE_TEXT,
+                               description="How you will recognise it.")]
+    expires_at: Annotated[AwareTime, Field(json_schema_extra=no_default, description=(
+        "When it stops working (an offset is required; in the future). Not together with `expires_in_days`."))] = None
+    expires_in_days: Annotated[int, Field(ge=1, le=3650, json_schema_extra=no_default, description=(
+        "It stops working this many days from now. Without this or `expires_at`, it works until revoked.")),
+        BeforeValidator(_integral)] = None
+
+
+class Token(Output):
+    """An API token's record; the token itself is never shown again after its creation."""
+
+    id: Id
+    name: str
+    prefix: str = Field(description="Its first characters, to tell tokens apart.")
+    created_at: Timestamp = when("When it was created")
+    last_used_at: Optional[Timestamp] = when("When it was last used (to the minute), or null")
+    expires_at: Optional[Timestamp] = when("When it stops working, or null for never")
+    revoked_at: Optional[Timestamp] = when("When it was revoked, or null")
+
+
+class NewTokenAnswer(Token):
+    """The new token: `token` is shown this once, store it now (only its SHA-256 is kept)."""
+
+    token: str = Field(description="The bearer token, for `Authorization: Bearer <token>`.")
+
+
+class TokenList(Output):
+    """Your API tokens, newest first (revoked and expired ones too)."""
+
+    items: list[Token]

@@ -120,7 +120,7 @@ def operation_view(path, method, op, spec):
         "path": path,
         "summary": op["summary"],
         "description": op.get("description", ""),
-        "public": op.get("security") == [],
+        "public": op.get("security") == [] or {} in op.get("security", []),  # none needed, or one optional
         "parameters": [
             {"name": p["name"], "in": p["in"], "required": p.get("required", False), "type": describe(p["schema"]),
              "notes": constraints(p["schema"]), "description": p.get("description", "")}

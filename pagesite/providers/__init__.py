@@ -7,12 +7,12 @@ import pkgutil
 
 from .base import (
     Account, AttachmentData, AuthenticationError, ChannelData, Connection, InvalidChannel, Limits, PageData,
-    PermanentError, Provider, ProviderError, PublishResult, TransientError,
+    PermanentError, Provider, ProviderError, PublishResult, TransientError, UnusableAnswer,
 )
 
 __all__ = [
     "Account", "AttachmentData", "AuthenticationError", "ChannelData", "Connection", "InvalidChannel", "Limits",
-    "PageData", "PermanentError", "Provider", "ProviderError", "PublishResult", "TransientError",
+    "PageData", "PermanentError", "Provider", "ProviderError", "PublishResult", "TransientError", "UnusableAnswer",
     "get_provider", "provider_class", "provider_names", "register",
 ]
 

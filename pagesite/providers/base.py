@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 
+# Idempotency keys from before every schedule had a random one (migration 0008):
+# the bare schedule id, kept by schedules attempted before the upgrade.
+LEGACY_KEY_PREFIX = "pagesite-schedule-"
+
+
 class ProviderError(Exception):
     """The provider refused or could not be reached. The message is shown to the user: no secrets in it."""
 
@@ -23,13 +28,30 @@ class TransientError(ProviderError):
 
     ``retry_after`` is seconds from now when the network said when (Retry-After,
     X-RateLimit-Reset, RateLimit-Reset); None lets the worker's backoff decide.
+
+    ``outcome_unknown``: the request may have reached the network and acted
+    (no answer came back), so the retry must send exactly what was sent.
     """
 
     transient = True
 
-    def __init__(self, message, retry_after=None):
+    def __init__(self, message, retry_after=None, outcome_unknown=False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.outcome_unknown = outcome_unknown
+
+
+class UnusableAnswer(TransientError):
+    """The network answered with something that is not its API: a web page, an empty body, cut-off or
+    wrongly typed JSON, an answer that does not stop.
+
+    Publishing tries again (a proxy's error page passes); connecting answers 422 on ``field``, the
+    address typed, which is then most likely wrong.
+    """
+
+    def __init__(self, field, message, outcome_unknown=False):
+        super().__init__(message, outcome_unknown=outcome_unknown)
+        self.field = field
 
 
 class PermanentError(ProviderError):
@@ -209,17 +231,23 @@ class Provider:
         if len(page.attachments) > limits.max_attachments:
             problems.append(f"{len(page.attachments)} attachments; at most {limits.max_attachments}.")
         for a in page.attachments:
-            if limits.content_types and a.content_type not in limits.content_types:
-                problems.append(f"{a.filename}: {a.content_type} is not accepted.")
-            elif a.content_type.startswith("video/") and limits.max_video_bytes is not None \
-                    and a.size > limits.max_video_bytes:
-                problems.append(f"{a.filename}: video is {a.size} bytes; at most {limits.max_video_bytes}.")
-            elif a.content_type.startswith("image/") and limits.max_image_bytes is not None \
-                    and a.size > limits.max_image_bytes:
-                problems.append(f"{a.filename}: image is {a.size} bytes; at most {limits.max_image_bytes}.")
-            if limits.max_description is not None and len(a.alt_text) > limits.max_description:
-                problems.append(f"{a.filename}: description is {len(a.alt_text)} characters; "
-                                f"at most {limits.max_description}.")
+            problems += self.attachment_problems(a, limits)
+        return problems
+
+    def attachment_problems(self, a, limits) -> list:
+        """What this channel would refuse about one attachment, as messages naming it."""
+        problems = []
+        if limits.content_types and a.content_type not in limits.content_types:
+            problems.append(f"{a.filename}: {a.content_type} is not accepted.")
+        elif a.content_type.startswith("video/") and limits.max_video_bytes is not None \
+                and a.size > limits.max_video_bytes:
+            problems.append(f"{a.filename}: video is {a.size} bytes; at most {limits.max_video_bytes}.")
+        elif a.content_type.startswith("image/") and limits.max_image_bytes is not None \
+                and a.size > limits.max_image_bytes:
+            problems.append(f"{a.filename}: image is {a.size} bytes; at most {limits.max_image_bytes}.")
+        if limits.max_description is not None and len(a.alt_text) > limits.max_description:
+            problems.append(f"{a.filename}: description is {len(a.alt_text)} characters; "
+                            f"at most {limits.max_description}.")
         return problems
 
     def publish(self, page: PageData, idempotency_key: str, *, schedule_id, attempt,

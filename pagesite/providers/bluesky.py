@@ -6,10 +6,15 @@ and on the ``RateLimit-Reset`` header and the session tokens themselves, all of
 which the SDK's client hides; the few calls needed here are short.
 
 Exactly once: every schedule gets a record key (a valid TID) derived from its
-idempotency key and the app's secret, the same on every attempt. A retry
+own random idempotency key, the same on every attempt; a record found there
+is that schedule's. A retry
 first reads that record back (``getRecord``); any failure or unknown outcome
 of ``createRecord`` is settled the same way, so a post is created at most once
 per schedule whatever happened to the previous attempt.
+
+Every request goes through ``outbound`` (a PDS's address is typed by a
+person), and every answer is checked for the fields read from it: an answer
+that is not Bluesky's API is an ``UnusableAnswer`` on the service address.
 """
 
 import base64
@@ -25,14 +30,17 @@ import httpx
 import regex
 from PIL import Image, ImageOps
 
+from .. import outbound
 from . import register
+from .waits import seconds_to_wait
 from .base import (
-    Account, AuthenticationError, Connection, InvalidChannel, Limits, PermanentError, Provider,
-    PublishResult, TransientError,
+    LEGACY_KEY_PREFIX, Account, AuthenticationError, Connection, InvalidChannel, Limits, PermanentError, Provider,
+    PublishResult, TransientError, UnusableAnswer,
 )
 from .textcount import find_urls, graphemes, utf8_offset
 
 DEFAULT_SERVICE = "https://bsky.social"
+FIELD = "settings.service_url"  # where a service that cannot be used is said to be wrong
 POST = "app.bsky.feed.post"
 MAX_GRAPHEMES = 300
 MAX_BYTES = 3000
@@ -59,13 +67,19 @@ _TID_EPOCH_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
 _TID_WINDOW_US = 1 << 40  # about 12.7 days
 
 
-def record_key(idempotency_key, secret=""):
+def record_key(idempotency_key, legacy_secret=""):
     """The TID record key of a schedule: the same on every attempt, unlike any other schedule's.
 
-    Keyed with the app's secret so that another pagesite posting to the same
-    account (or this one after its database was reset) picks different keys.
+    Derived from the schedule's own random key alone, so rotating SECRET_KEY
+    never changes a retry's record key. A key from before keys were random
+    (``pagesite-schedule-<id>``, kept by schedules attempted before the
+    upgrade) is keyed with the secret as it was then, so their retries still
+    find their records.
     """
-    digest = hmac.new(str(secret or "").encode(), idempotency_key.encode(), hashlib.sha256).digest()
+    if idempotency_key.startswith(LEGACY_KEY_PREFIX):
+        digest = hmac.new(str(legacy_secret or "").encode(), idempotency_key.encode(), hashlib.sha256).digest()
+    else:
+        digest = hashlib.sha256(idempotency_key.encode()).digest()
     micros = _TID_EPOCH_US + int.from_bytes(digest[:8], "big") % _TID_WINDOW_US
     clock_id = int.from_bytes(digest[8:10], "big") & 0x3FF
     value = (micros << 10) | clock_id  # 63 bits: the top bit stays 0
@@ -76,9 +90,16 @@ def _jwt_claims(token):
     """The claims of a JWT, unverified (the server verifies it; we only read expiry and scope)."""
     try:
         payload = token.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError, AttributeError):
         return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _expires(token):
+    """When a JWT expires (Unix seconds); 0, so it is refreshed, when it does not say."""
+    exp = _jwt_claims(token).get("exp")
+    return exp if isinstance(exp, (int, float)) and not isinstance(exp, bool) else 0
 
 
 @register
@@ -141,7 +162,7 @@ class BlueskyProvider(Provider):
         with self._client() as client:
             response = self._call(client, "GET", "com.atproto.server.getSession")
             _raise_for(response, "reading the account")
-            session = response.json()
+            session = _answer(response, did=str, handle=str)
         self.channel.credentials.update({"did": session["did"], "handle": session["handle"]})
         handle = session["handle"]
         return Connection(account=Account(handle=handle, url=f"https://bsky.app/profile/{handle}"),
@@ -150,8 +171,9 @@ class BlueskyProvider(Provider):
 
     def _client(self):
         timeout = float(self.config.get("PUBLISH_TIMEOUT", 30))
-        return httpx.Client(base_url=self.service_url, timeout=httpx.Timeout(max(2.0, timeout / 3), connect=5.0),
-                            headers={"User-Agent": "pagesite"})
+        return outbound.Client(base_url=self.service_url, total_seconds=timeout,
+                               timeout=httpx.Timeout(max(2.0, timeout / 3), connect=5.0),
+                               headers={"User-Agent": "pagesite"})
 
     def _create_session(self, client):
         credentials = self.channel.credentials
@@ -166,8 +188,8 @@ class BlueskyProvider(Provider):
             raise InvalidChannel("credentials.app_password", "Bluesky did not accept this handle and app password"
                                  f" ({_error_message(response)}). Check both; " + APP_PASSWORD_HELP)
         _raise_for(response, "signing in")
-        session = response.json()
-        if _jwt_claims(session.get("accessJwt")).get("scope") == "com.atproto.access":
+        session = _answer(response, **SESSION)
+        if _jwt_claims(session["accessJwt"]).get("scope") == "com.atproto.access":
             # The server issued a full-access session: that was the account password.
             _send(client, "POST", "com.atproto.server.deleteSession",
                   headers={"Authorization": f"Bearer {session.get('refreshJwt')}"})
@@ -188,7 +210,7 @@ class BlueskyProvider(Provider):
             response = _send(client, "POST", "com.atproto.server.refreshSession",
                              headers={"Authorization": f"Bearer {refresh}"})
             if response.status_code == 200:
-                self._store_session(response.json())
+                self._store_session(_answer(response, **SESSION))
                 return
             if response.status_code not in (400, 401):
                 _raise_for(response, "refreshing the session")
@@ -200,7 +222,7 @@ class BlueskyProvider(Provider):
     def _call(self, client, method, nsid, headers=None, **kwargs):
         """An authenticated XRPC call; refreshes the session once when the token is refused."""
         credentials = self.channel.credentials
-        if not credentials.get("access_jwt") or _jwt_claims(credentials["access_jwt"]).get("exp", 0) < time.time() + 30:
+        if not credentials.get("access_jwt") or _expires(credentials["access_jwt"]) < time.time() + 30:
             self._refresh_session(client)
         for attempt in (1, 2):
             auth = {"Authorization": f"Bearer {credentials['access_jwt']}"}
@@ -217,13 +239,13 @@ class BlueskyProvider(Provider):
     def count_characters(self, text):
         return graphemes(text)
 
+    def attachment_problems(self, a, limits):
+        if a.content_type.startswith("video/"):  # one message that says why, not "not accepted"
+            return [f"{a.filename}: Bluesky channels take images only; video cannot be posted there."]
+        return super().attachment_problems(a, limits)
+
     def check(self, page, limits):
-        problems = []
-        for a in page.attachments:
-            if a.content_type.startswith("video/"):
-                problems.append(f"{a.filename}: Bluesky channels take images only; video cannot be posted there.")
-        videos = {a.filename for a in page.attachments if a.content_type.startswith("video/")}
-        problems += [p for p in super().check(page, limits) if p.split(":", 1)[0] not in videos]
+        problems = super().check(page, limits)
         size = len(page.text.encode("utf-8"))
         if size > MAX_BYTES:
             problems.append(f"text is {size} bytes; Bluesky takes at most {MAX_BYTES}.")
@@ -232,7 +254,7 @@ class BlueskyProvider(Provider):
     # -- publishing ---------------------------------------------------------
 
     def publish(self, page, idempotency_key, *, schedule_id, attempt, last_attempt_at=None):
-        rkey = record_key(idempotency_key, self.config.get("SECRET_KEY"))
+        rkey = record_key(idempotency_key, legacy_secret=self.config.get("SECRET_KEY"))
         with self._client() as client:
             if attempt > 1:
                 earlier = self._existing(client, rkey, page)
@@ -251,30 +273,39 @@ class BlueskyProvider(Provider):
                 response = self._call(client, "POST", "com.atproto.repo.createRecord",
                                       json={"repo": did, "collection": POST, "rkey": rkey, "record": record})
                 if response.status_code == 200:
-                    return self._result(response.json()["uri"], rkey, notes)
+                    return self._result(_answer(response, outcome_unknown=True, uri=str)["uri"], rkey, notes)
                 _raise_for(response, "posting")
             except (TransientError, PermanentError) as error:
                 if isinstance(error, AuthenticationError):
                     raise
                 # A repeated key is a 500; a lost answer is a timeout: the record decides.
-                earlier = self._existing(client, rkey, page, notes)
+                try:
+                    earlier = self._existing(client, rkey, page, notes)
+                except TransientError as unsettled:  # still unknown when the record cannot be read either
+                    unsettled.outcome_unknown = unsettled.outcome_unknown or getattr(error, "outcome_unknown", False)
+                    raise
                 if earlier:
                     return earlier
                 raise
 
     def _existing(self, client, rkey, page, notes=()):
-        """The post already made under ``rkey``, or None; a different post there is a conflict."""
+        """The post already made under ``rkey``, or None.
+
+        The record key comes from this schedule's own random key, so a record
+        there is this schedule's, made by an earlier attempt whose answer was
+        lost: it is published, whatever its text (the page may have been
+        edited since, and the record keeps what that attempt sent)."""
         did = self.channel.credentials["did"]
         response = self._call(client, "GET", "com.atproto.repo.getRecord",
                               params={"repo": did, "collection": POST, "rkey": rkey})
         if response.status_code == 400 and _error_name(response) == "RecordNotFound":
             return None
         _raise_for(response, "checking for an earlier post")
-        found = response.json()
+        found = _answer(response, uri=str, value=dict)
+        notes = (*notes, "Found the post made by an earlier attempt; not posted again.")
         if found["value"].get("text") != page.text:
-            raise PermanentError(f"Another post already uses this schedule's record key ({rkey}) and its text "
-                                 "differs from this page: not posting, to avoid a duplicate. Check the account.")
-        return self._result(found["uri"], rkey, (*notes, "Found the post made by an earlier attempt; not posted again."))
+            notes += ("Its text differs from the page as it is now: it is what that attempt sent.",)
+        return self._result(found["uri"], rkey, notes)
 
     def _result(self, uri, rkey, notes):
         handle = self.channel.credentials.get("handle")
@@ -296,7 +327,7 @@ class BlueskyProvider(Provider):
         response = self._call(client, "POST", "com.atproto.repo.uploadBlob", content=data,
                               headers={"Content-Type": content_type})
         _raise_for(response, f"uploading {attachment.filename}")
-        return {"image": response.json()["blob"], "alt": attachment.alt_text or "",
+        return {"image": _answer(response, blob=dict)["blob"], "alt": attachment.alt_text or "",
                 "aspectRatio": {"width": width, "height": height}}
 
     def _facets(self, client, text):
@@ -325,7 +356,8 @@ class BlueskyProvider(Provider):
             response = _send(client, "GET", "com.atproto.identity.resolveHandle", params={"handle": handle})
         except TransientError:
             return None
-        return response.json().get("did") if response.status_code == 200 else None
+        did = (outbound.json_or_none(response) or {}).get("did") if response.status_code == 200 else None
+        return did if isinstance(did, str) and did.startswith("did:") else None
 
 
 def _facet(text, start, end, feature):
@@ -365,28 +397,56 @@ def _now_iso():
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+SESSION = {"accessJwt": str, "refreshJwt": str, "did": str, "handle": str}  # what a session answer must hold
+
+
 def _send(client, method, nsid, **kwargs):
+    """One XRPC call's answer; a refused address, or an answer that is no XRPC one, as provider errors."""
+    posting = nsid == "com.atproto.repo.createRecord"
     try:
-        return client.request(method, f"/xrpc/{nsid}", **kwargs)
+        response = client.request(method, f"/xrpc/{nsid}", **kwargs)
+    except outbound.Refused as e:
+        raise InvalidChannel(FIELD, str(e)) from None
+    except outbound.Unusable as e:
+        raise _unusable(client.base_url, e, outcome_unknown=posting) from None
+    except outbound.Overtime as e:
+        raise UnusableAnswer(FIELD, f"{outbound.origin(client.base_url)} was still sending its answer after {e.total:g} s "
+                                    "and was cut off: check the service address, or try again later.",
+                             outcome_unknown=posting) from None
     except httpx.TimeoutException:
-        raise TransientError("Bluesky did not answer in time; the outcome is unknown and will be checked.")
+        raise TransientError("Bluesky did not answer in time; the outcome is unknown and will be checked.",
+                             outcome_unknown=posting)
     except httpx.TransportError as e:
         raise TransientError(f"Could not reach Bluesky ({type(e).__name__}).")
+    if 400 <= response.status_code < 500 and response.status_code != 429 and outbound.json_or_none(response) is None:
+        # Every XRPC error is a JSON object: a web page here is some other server's.
+        raise _unusable(response.request.url, outbound.Unusable(
+            f"HTTP {response.status_code} and {outbound.described(response)}"), outcome_unknown=posting)
+    return response
+
+
+def _unusable(url, error, outcome_unknown=False):
+    return UnusableAnswer(FIELD, f"{outbound.origin(url)} answered with {error.what}, not Bluesky's API: check the "
+                                 "service address.", outcome_unknown=outcome_unknown)
+
+
+def _answer(response, /, outcome_unknown=False, **fields):
+    """The answer's JSON object, with ``fields`` of those types; UnusableAnswer when it is not one."""
+    try:
+        return outbound.fields(outbound.json_of(response), **fields)
+    except outbound.Unusable as e:
+        raise _unusable(response.request.url, e, outcome_unknown) from None
 
 
 def _error_name(response):
-    try:
-        return response.json().get("error")
-    except ValueError:
-        return None
+    name = (outbound.json_or_none(response) or {}).get("error")
+    return name if isinstance(name, str) else None
 
 
 def _error_message(response):
-    try:
-        body = response.json()
-        return body.get("message") or body.get("error") or response.reason_phrase
-    except ValueError:
-        return response.reason_phrase
+    body = outbound.json_or_none(response) or {}
+    text = next((v for v in (body.get("message"), body.get("error")) if isinstance(v, str) and v), None)
+    return outbound.printable(text) if text else response.reason_phrase
 
 
 def _raise_for(response, doing):
@@ -394,22 +454,15 @@ def _raise_for(response, doing):
     status = response.status_code
     if status == 200:
         return
+    if 300 <= status < 400:
+        target = outbound.printable(response.headers.get("Location", "another address"))
+        raise InvalidChannel(FIELD, f"{outbound.origin(response.request.url)} sent a redirect to {target} while {doing}: "
+                                    "give the PDS's own address (redirects are not followed).")
     message = _error_message(response)
     if status == 429:
-        raise TransientError(f"Bluesky's rate limit was reached while {doing}.", retry_after=_retry_after(response))
+        raise TransientError(f"Bluesky's rate limit was reached while {doing}.", retry_after=seconds_to_wait(response.headers))
     if status >= 500:
         raise TransientError(f"Bluesky had a problem while {doing} (HTTP {status}: {message}).")
     if status == 401 or _error_name(response) in TOKEN_ERRORS:
         raise AuthenticationError(f"Bluesky refused this channel's session while {doing}: reconnect it.")
     raise PermanentError(f"Bluesky refused {doing}: {message}")
-
-
-def _retry_after(response):
-    """Seconds until the rate limit resets (``RateLimit-Reset`` is epoch seconds), or None."""
-    reset = response.headers.get("RateLimit-Reset")
-    if reset and reset.strip().isdigit():
-        return max(0.0, int(reset) - time.time())
-    after = response.headers.get("Retry-After")
-    if after and after.strip().isdigit():
-        return float(after)
-    return None

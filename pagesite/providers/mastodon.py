@@ -11,6 +11,10 @@ Signing in through the instance (an app registered there, the browser sent to
 functions ``register_app``, ``pkce_pair``, ``authorize_url`` and
 ``exchange_code``, for the web layer; the token they give is the channel's
 ``access_token``.
+
+Every request goes through ``outbound`` (the instance's address is typed by a
+person), and every answer is checked for the fields read from it: an answer
+that is not Mastodon's API is an ``UnusableAnswer`` on the instance's address.
 """
 
 import base64
@@ -18,21 +22,22 @@ import hashlib
 import secrets
 import time
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 import regex
 
+from .. import outbound
 from . import register
+from .waits import seconds_to_wait
 from .base import (
     Account, AuthenticationError, Connection, InvalidChannel, Limits, PermanentError, Provider,
-    PublishResult, TransientError,
+    PublishResult, TransientError, UnusableAnswer,
 )
-from ..timeutil import from_timestamp
 from .textcount import find_urls, graphemes
 
 SCOPES = "read:accounts read:statuses write:statuses write:media"
+FIELD = "settings.instance_url"  # where an instance that cannot be used is said to be wrong
 VISIBILITIES = ("public", "unlisted", "private")  # private is "followers only"
 IDEMPOTENCY_HOURS = 1  # how long Mastodon remembers an Idempotency-Key
 # What an instance that does not say gets (Mastodon 4.x defaults).
@@ -71,9 +76,10 @@ def register_app(instance_url, redirect_uri, client_name="pagesite", website=Non
     data = {"client_name": client_name, "redirect_uris": redirect_uri, "scopes": SCOPES}
     if website:
         data["website"] = website
-    response = _request(httpx, "POST", f"{instance_url}/api/v1/apps", data=data, timeout=timeout)
-    _raise_for(response, "registering pagesite with the instance", field="settings.instance_url")
-    app = response.json()
+    with outbound.Client(timeout=timeout, total_seconds=timeout) as client:
+        response = _request(client, "POST", f"{instance_url}/api/v1/apps", data=data)
+    _raise_for(response, "registering pagesite with the instance", field=FIELD)
+    app = _answer(response, client_id=str, client_secret=str)
     return {"client_id": app["client_id"], "client_secret": app["client_secret"]}
 
 
@@ -94,14 +100,16 @@ def authorize_url(instance_url, client_id, redirect_uri, state, code_challenge):
 
 def exchange_code(instance_url, client_id, client_secret, redirect_uri, code, code_verifier, timeout=10):
     """The access token for the code the instance sent back to ``redirect_uri``."""
-    response = _request(httpx, "POST", f"{normalise_instance_url(instance_url)}/oauth/token", data={
-        "grant_type": "authorization_code", "code": code, "client_id": client_id, "client_secret": client_secret,
-        "redirect_uri": redirect_uri, "code_verifier": code_verifier, "scope": SCOPES}, timeout=timeout)
+    with outbound.Client(timeout=timeout, total_seconds=timeout) as client:
+        response = _request(client, "POST", f"{normalise_instance_url(instance_url)}/oauth/token", data={
+            "grant_type": "authorization_code", "code": code, "client_id": client_id,
+            "client_secret": client_secret, "redirect_uri": redirect_uri, "code_verifier": code_verifier,
+            "scope": SCOPES})
     if response.status_code in (400, 401):
         raise InvalidChannel("credentials.access_token", "The instance did not accept the sign-in "
                              f"({_error_text(response)}). Try connecting again.")
     _raise_for(response, "finishing the sign-in")
-    return response.json()["access_token"]
+    return _answer(response, access_token=str)["access_token"]
 
 
 # -- the provider ----------------------------------------------------------------------------------
@@ -164,18 +172,27 @@ class MastodonProvider(Provider):
         with self._client() as client:
             try:
                 response = client.get("/api/v1/accounts/verify_credentials")
+            except outbound.Refused as e:
+                raise InvalidChannel(FIELD, str(e)) from None
+            except outbound.Unusable as e:
+                raise _unusable(self.instance_url, e) from None
+            except outbound.Overtime as e:
+                raise _overtime(self.instance_url, e) from None
             except httpx.ConnectError:
-                raise InvalidChannel("settings.instance_url", f"Nothing answered at {self.instance_url}.")
+                raise InvalidChannel(FIELD, f"Nothing answered at {self.instance_url}.") from None
+            except httpx.TimeoutException:
+                raise TransientError(f"{self.instance_url} did not answer in time; try again.") from None
             except httpx.HTTPError as e:
-                raise TransientError(f"{self.instance_url} did not answer ({type(e).__name__}); try again.")
+                raise TransientError(f"{self.instance_url} did not answer ({type(e).__name__}); try again.") from None
+            _not_the_api(response)
             if response.status_code in (401, 403):
                 raise InvalidChannel("credentials.access_token", "The instance refused this access token "
                                      f"({_error_text(response)}). It needs the scopes {SCOPES}.")
-            if response.status_code == 404 or not _is_json(response):
-                raise InvalidChannel("settings.instance_url", f"{self.instance_url} does not look like a Mastodon "
-                                     "instance.")
-            _raise_for(response, "reading the account")
-            account = response.json()
+            if response.status_code == 404:
+                raise InvalidChannel(FIELD, f"{self.instance_url} does not look like a Mastodon instance "
+                                            "(it has no /api/v1/accounts/verify_credentials).")
+            _raise_for(response, "reading the account", field=FIELD)
+            account = _answer(response, id=str, acct=str)
             instance = self._instance(client)
         credentials = {**self.channel.credentials, "account_id": account["id"]}
         return Connection(account=self._account(account), limits=_limits(instance or {}),
@@ -187,7 +204,7 @@ class MastodonProvider(Provider):
         with self._client() as client:
             response = _request(client, "GET", "/api/v1/accounts/verify_credentials")
             _raise_for(response, "reading the account")
-            account = response.json()
+            account = _answer(response, id=str, acct=str)
             instance = self._instance(client)
         if instance is None:
             raise TransientError(f"{self.instance_url} did not say what its limits are; kept the stored ones.")
@@ -196,9 +213,11 @@ class MastodonProvider(Provider):
 
     def _account(self, account):
         domain = urlsplit(self.instance_url).netloc
-        return Account(handle=f"@{account['acct']}@{domain}" if "@" not in account["acct"]
-                       else f"@{account['acct']}", display_name=account.get("display_name") or None,
-                       avatar_url=account.get("avatar"), url=account.get("url"))
+        acct = account["acct"]
+        return Account(handle=f"@{acct}@{domain}" if "@" not in acct else f"@{acct}",
+                       display_name=outbound.text_or_none(account.get("display_name")) or None,
+                       avatar_url=outbound.text_or_none(account.get("avatar")),
+                       url=outbound.text_or_none(account.get("url")))
 
     def _instance(self, client):
         """The instance's limits, from /api/v2/instance (or v1 on older servers), flattened;
@@ -206,23 +225,21 @@ class MastodonProvider(Provider):
         for path in ("/api/v2/instance", "/api/v1/instance"):
             try:
                 response = client.get(path)
-            except httpx.HTTPError:
+            except (httpx.HTTPError, outbound.Unusable):
                 return None
-            if response.status_code == 200 and _is_json(response):
-                config = response.json().get("configuration") or {}
-                statuses, media = config.get("statuses") or {}, config.get("media_attachments") or {}
-                found = {**{k: statuses[k] for k in ("max_characters", "characters_reserved_per_url",
-                                                     "max_media_attachments") if k in statuses},
-                         **{k: media[k] for k in ("supported_mime_types", "image_size_limit", "video_size_limit",
-                                                  "description_limit", "image_matrix_limit") if k in media}}
-                return found
+            answer = outbound.json_or_none(response) if response.status_code == 200 else None
+            if answer is not None:
+                config = _object(answer.get("configuration"))
+                statuses, media = _object(config.get("statuses")), _object(config.get("media_attachments"))
+                return {k: v for k, v in {**statuses, **media}.items() if k in LIMIT_KEYS and _usable_limit(k, v)}
         return None
 
     def _client(self):
         timeout = float(self.config.get("PUBLISH_TIMEOUT", 30))
-        return httpx.Client(base_url=self.instance_url, timeout=httpx.Timeout(max(2.0, timeout / 3), connect=5.0),
-                            headers={"Authorization": f"Bearer {self.channel.credentials.get('access_token')}",
-                                     "User-Agent": "pagesite"})
+        return outbound.Client(base_url=self.instance_url, total_seconds=timeout,
+                               timeout=httpx.Timeout(max(2.0, timeout / 3), connect=5.0),
+                               headers={"Authorization": f"Bearer {self.channel.credentials.get('access_token')}",
+                                        "User-Agent": "pagesite"})
 
     # -- checking -----------------------------------------------------------
 
@@ -265,10 +282,11 @@ class MastodonProvider(Provider):
             response = _request(client, "POST", "/api/v1/statuses", json=body,
                                 headers={"Idempotency-Key": idempotency_key}, outcome_unknown=True)
             _raise_for(response, "posting")
-            return self._result(response.json())
+            return self._result(_answer(response, outcome_unknown=True, id=str))
 
     def _result(self, status, notes=()):
-        return PublishResult(external_id=str(status["id"]), url=status.get("url") or status.get("uri"), notes=notes)
+        url = outbound.text_or_none(status.get("url")) or outbound.text_or_none(status.get("uri"))
+        return PublishResult(external_id=status["id"], url=url, notes=notes)
 
     def _upload(self, client, attachment):
         """Upload one attachment with its description; wait until the instance has processed it."""
@@ -276,7 +294,7 @@ class MastodonProvider(Provider):
                             files={"file": (attachment.filename, attachment.read(), attachment.content_type)},
                             data={"description": attachment.alt_text or ""})
         _raise_for(response, f"uploading {attachment.filename}")
-        media = response.json()
+        media = _answer(response, id=str)
         if response.status_code == 200 and media.get("url"):
             return media["id"]
         budget = min(MEDIA_WAIT_SECONDS, float(self.config.get("PUBLISH_TIMEOUT", 30)) * 0.6)
@@ -298,18 +316,20 @@ class MastodonProvider(Provider):
         if not account_id:
             response = _request(client, "GET", "/api/v1/accounts/verify_credentials")
             _raise_for(response, "reading the account")
-            account_id = response.json()["id"]
+            account_id = _answer(response, id=str)["id"]
         response = _request(client, "GET", f"/api/v1/accounts/{account_id}/statuses",
                             params={"limit": 40, "exclude_reblogs": "true", "exclude_replies": "true"})
         _raise_for(response, "looking for an earlier post")
         descriptions = [a.alt_text or "" for a in page.attachments]
-        for status in response.json():
+        for status in _answer(response, shape=list):
+            status = _checked(response, status, id=str)
             if _parse_time(status.get("created_at")) < since:
                 continue
-            if [m.get("description") or "" for m in status.get("media_attachments", [])] != descriptions:
+            media = status.get("media_attachments") if isinstance(status.get("media_attachments"), list) else []
+            if [_object(m).get("description") or "" for m in media] != descriptions:
                 continue
             source = _request(client, "GET", f"/api/v1/statuses/{status['id']}/source")
-            if source.status_code == 200 and source.json().get("text") == page.text:
+            if source.status_code == 200 and _object(outbound.json_or_none(source)).get("text") == page.text:
                 return status
         return None
 
@@ -345,28 +365,81 @@ def _parse_time(value):
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _is_json(response):
-    return response.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+LIMIT_KEYS = ("max_characters", "characters_reserved_per_url", "max_media_attachments", "supported_mime_types",
+              "image_size_limit", "video_size_limit", "description_limit", "image_matrix_limit")
+
+
+def _usable_limit(key, value):
+    """A limit the instance gave in a form we can use; others are left to the fallback."""
+    if key == "supported_mime_types":
+        return isinstance(value, list) and all(isinstance(t, str) for t in value)
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _object(value):
+    return value if isinstance(value, dict) else {}
+
+
+def _unusable(url, error, outcome_unknown=False):
+    return UnusableAnswer(FIELD, f"{outbound.origin(url)} answered with {error.what}, not Mastodon's API: check the "
+                                 "instance's address.", outcome_unknown=outcome_unknown)
+
+
+def _overtime(url, error, outcome_unknown=False):
+    return UnusableAnswer(FIELD, f"{outbound.origin(url)} was still sending its answer after {error.total:g} s and was cut "
+                                 "off: check the instance's address, or try again later.",
+                          outcome_unknown=outcome_unknown)
+
+
+def _answer(response, /, shape=dict, outcome_unknown=False, **fields):
+    """The answer's JSON (an object with ``fields`` of those types, or a list); UnusableAnswer when it is not."""
+    try:
+        value = outbound.json_of(response)
+        return outbound.fields(value, **fields) if shape is dict else outbound.expect(value, shape, "the answer")
+    except outbound.Unusable as e:
+        raise _unusable(response.request.url, e, outcome_unknown) from None
+
+
+def _checked(response, item, /, **fields):
+    """One item of a list the instance answered, with ``fields`` of those types."""
+    try:
+        return outbound.fields(item, **fields)
+    except outbound.Unusable as e:
+        raise _unusable(response.request.url, e) from None
+
+
+def _not_the_api(response, outcome_unknown=False):
+    """Raise UnusableAnswer for a refusal that is not Mastodon's: its errors are JSON objects, so a
+    4xx web page (a proxy's, a firewall's) says nothing about the token or the post."""
+    if 400 <= response.status_code < 500 and response.status_code != 429 and outbound.json_or_none(response) is None:
+        raise _unusable(response.request.url, outbound.Unusable(
+            f"HTTP {response.status_code} and {outbound.described(response)}"), outcome_unknown)
 
 
 def _request(client, method, url, outcome_unknown=False, **kwargs):
     try:
-        return client.request(method, url, **kwargs)
+        response = client.request(method, url, **kwargs)
+    except outbound.Refused as e:
+        raise InvalidChannel(FIELD, str(e)) from None
+    except outbound.Unusable as e:
+        raise _unusable(client.base_url.join(url), e, outcome_unknown) from None
+    except outbound.Overtime as e:
+        raise _overtime(client.base_url.join(url), e, outcome_unknown) from None
     except httpx.TimeoutException:
         if outcome_unknown:
             raise TransientError("The instance did not answer in time; the outcome is unknown. The retry uses the "
-                                 "same Idempotency-Key, so it cannot post twice.")
+                                 "same Idempotency-Key, so it cannot post twice.", outcome_unknown=True)
         raise TransientError("The instance did not answer in time.")
     except httpx.TransportError as e:
         raise TransientError(f"Could not reach the instance ({type(e).__name__}).")
+    _not_the_api(response, outcome_unknown)
+    return response
 
 
 def _error_text(response):
-    try:
-        body = response.json()
-        return body.get("error_description") or body.get("error") or response.reason_phrase
-    except (ValueError, AttributeError):
-        return response.reason_phrase
+    body = outbound.json_or_none(response) or {}
+    text = next((v for v in (body.get("error_description"), body.get("error")) if isinstance(v, str) and v), None)
+    return outbound.printable(text) if text else response.reason_phrase
 
 
 def _raise_for(response, doing, field=None):
@@ -374,39 +447,19 @@ def _raise_for(response, doing, field=None):
     status = response.status_code
     if 200 <= status < 300:
         return
+    if 300 <= status < 400:
+        target = outbound.printable(response.headers.get("Location", "another address"))
+        raise InvalidChannel(FIELD, f"{outbound.origin(response.request.url)} sent a redirect to {target} while {doing}: "
+                                    "give the instance's own address (redirects are not followed).")
     text = _error_text(response)
     if status in (401, 403):
         raise AuthenticationError(f"The instance refused this channel's access token while {doing} ({text}): "
                                   "reconnect it.")
     if status == 429:
         raise TransientError(f"The instance's rate limit was reached while {doing}.",
-                             retry_after=retry_after(response.headers))
+                             retry_after=seconds_to_wait(response.headers))
     if status >= 500:
         raise TransientError(f"The instance had a problem while {doing} (HTTP {status}).")
     if field:
         raise InvalidChannel(field, f"The instance refused {doing}: {text}")
     raise PermanentError(f"The instance refused {doing}: {text}")
-
-
-def retry_after(headers):
-    """Seconds to wait after a 429: X-RateLimit-Reset (ISO 8601 on Mastodon, epoch seconds elsewhere),
-    else Retry-After (seconds or an HTTP date); None if neither says."""
-    reset = (headers.get("X-RateLimit-Reset") or "").strip()
-    when = None
-    if reset:
-        if regex.fullmatch(r"\d+(\.\d+)?", reset):
-            when = from_timestamp(float(reset))
-        else:
-            parsed = _parse_time(reset)
-            when = parsed if parsed.year > 1 else None
-    after = (headers.get("Retry-After") or "").strip()
-    if when is None and after:
-        if after.isdigit():
-            return float(after)
-        try:
-            when = parsedate_to_datetime(after)
-        except (TypeError, ValueError):
-            return None
-    if when is None:
-        return None
-    return max(0.0, (when - _now()).total_seconds())

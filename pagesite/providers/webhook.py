@@ -5,7 +5,8 @@ CMS. Each request carries ``webhook-id`` (the schedule's idempotency key, the
 same on every retry), ``webhook-timestamp`` (Unix seconds) and
 ``webhook-signature`` (``v1,`` + base64 HMAC-SHA256 of ``{id}.{timestamp}.{body}``
 under the channel's ``whsec_`` secret), so any Standard Webhooks library
-verifies it. Redirects are not followed.
+verifies it. Redirects are not followed; the request goes out through
+``outbound`` (no private addresses, the answer read within the timeout and 1 MB).
 """
 
 import base64
@@ -16,14 +17,15 @@ import os
 import time
 import uuid
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import httpx
 
+from .. import outbound
 from ..signed_links import attachment_url
 from ..version import VERSION
 from . import register
+from .waits import seconds_to_wait
 from .base import (
     Account, AuthenticationError, Connection, InvalidChannel, Limits, PermanentError, Provider, PublishResult,
     TransientError,
@@ -31,7 +33,8 @@ from .base import (
 
 SECRET_PREFIX = "whsec_"
 TRANSIENT_STATUSES = {408, 425, 429}
-BODY_EXCERPT = 500
+BODY_EXCERPT = 500  # characters of the receiver's body kept in a failed publish's message
+SHORT = outbound.SHORT_EXCERPT  # ... and in a connect error, shown on the form
 
 
 def generate_secret():
@@ -58,26 +61,8 @@ def sign(secret, message_id, timestamp, body: bytes):
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def _retry_after(value):
-    """Seconds from a Retry-After header (seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
-def _excerpt(response):
-    text = response.text.strip()
-    return text[:BODY_EXCERPT] if text else "(empty body)"
+def _excerpt(response, limit=BODY_EXCERPT):
+    return outbound.excerpt(response, limit)
 
 
 def _iso(moment):
@@ -125,8 +110,11 @@ class WebhookProvider(Provider):
             "webhook-timestamp": timestamp,
             "webhook-signature": sign(secret, message_id, timestamp, body),
         }
-        with httpx.Client(timeout=self._timeout(), follow_redirects=False) as client:
-            return client.post(url, content=body, headers=headers)
+        with outbound.Client(timeout=self._timeout(), total_seconds=self._timeout()) as client:
+            try:
+                return client.post(url, content=body, headers=headers)
+            except outbound.Refused as e:  # connecting and publishing alike: the URL must change
+                raise InvalidChannel("settings.url", str(e)) from None
 
     # Connecting
 
@@ -155,19 +143,26 @@ class WebhookProvider(Provider):
                    "data": {"channel": {"name": self.channel.name}}}
         try:
             response = self._post(url, secret, f"ping-{uuid.uuid4().hex}", payload)
+        except outbound.Overtime as e:
+            raise InvalidChannel("settings.url", f"{host} was still sending its answer to the test delivery "
+                                                 f"after {e.total:g} s and was cut off; a receiver answers at "
+                                                 "once.") from None
         except httpx.TimeoutException:
             raise InvalidChannel("settings.url", f"{host} did not answer a test delivery within "
                                                  f"{self._timeout():g} s.") from None
+        except outbound.Unusable as e:
+            raise InvalidChannel("settings.url", f"{host} answered the test delivery with {e.what}; a receiver "
+                                                 "answers 2xx with a short body.") from None
         except httpx.HTTPError as e:
             raise InvalidChannel("settings.url", f"Could not reach {host}: {type(e).__name__}.") from None
         if not response.is_success:
             status = f"{response.status_code} {response.reason_phrase}".strip()
             if response.status_code in (401, 403):
                 raise InvalidChannel("credentials.secret", f"The receiver refused the signed test delivery "
-                                                           f"({status}: {_excerpt(response)[:200]}); check that "
+                                                           f"({status}: {_excerpt(response, SHORT)}); check that "
                                                            "it verifies with this channel's secret.")
             raise InvalidChannel("settings.url", f"The receiver answered {status} to a test delivery "
-                                                 f"({_excerpt(response)[:200]}); it must answer 2xx.")
+                                                 f"({_excerpt(response, SHORT)}); it must answer 2xx.")
         max_text = int(self.config.get("MAX_TEXT_LENGTH") or 5000)
         limits = Limits(max_characters=max_text, counting="Unicode code points",
                         max_attachments=int(self.config.get("MAX_ATTACHMENTS") or 4), content_types=())
@@ -198,9 +193,15 @@ class WebhookProvider(Provider):
         host = urlsplit(url).netloc
         try:
             response = self._post(url, self.channel.credentials["secret"], idempotency_key, payload)
+        except outbound.Overtime as e:
+            raise TransientError(f"{host} was still sending its answer after {e.total:g} s and was cut off; the "
+                                 "delivery is retried with the same webhook-id.", outcome_unknown=True) from None
         except httpx.TimeoutException:
             raise TransientError(f"{host} did not answer within {self._timeout():g} s; the delivery is "
-                                 "retried with the same webhook-id.") from None
+                                 "retried with the same webhook-id.", outcome_unknown=True) from None
+        except outbound.Unusable as e:
+            raise TransientError(f"{host} answered with {e.what}; the delivery is retried with the same "
+                                 "webhook-id.", outcome_unknown=True) from None
         except httpx.HTTPError as e:
             raise TransientError(f"Could not reach {host} ({type(e).__name__}); retrying.") from None
         status = f"{response.status_code} {response.reason_phrase}".strip()
@@ -209,13 +210,13 @@ class WebhookProvider(Provider):
             return self._result(response, idempotency_key)
         if code in TRANSIENT_STATUSES or code >= 500:
             raise TransientError(f"The receiver answered {status}: {_excerpt(response)}",
-                                 retry_after=_retry_after(response.headers.get("Retry-After")))
+                                 retry_after=seconds_to_wait(response.headers))
         if code == 410:
             raise AuthenticationError(f"The receiver answered {status}: the endpoint is gone. "
                                       f"{_excerpt(response)}")
         if 300 <= code < 400:
-            raise PermanentError(f"The receiver answered {status} (a redirect to "
-                                 f"{response.headers.get('Location', 'somewhere else')}); redirects are not "
+            target = outbound.printable(response.headers.get("Location", "somewhere else"))
+            raise PermanentError(f"The receiver answered {status} (a redirect to {target}); redirects are not "
                                  "followed, so update the channel's URL.")
         raise PermanentError(f"The receiver refused the delivery: {status}: {_excerpt(response)}")
 

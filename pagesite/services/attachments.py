@@ -16,6 +16,7 @@ from ..errors import NotFound, TooLarge, Unavailable, ValidationFailed
 from ..extensions import db
 from ..models import AttachmentAsset
 from ..storage import CHUNK_SIZE, IncomingFile, LimitExceeded, NotStored, StorageError, get_storage
+from . import video_location
 from .common import get_or_404, is_unicode_text, paginate
 
 SNIFF_BYTES = 8192
@@ -130,6 +131,20 @@ def _strip_location(spool, content_type, storage):
     return rewritten
 
 
+def _strip_video_location(spool):
+    """Remove a video's location (``©xyz``, ``loci``, Apple's location keys, XMP with GPS) in
+    place, each box turned into a ``free`` box of the same size (video_location.py says why),
+    so nothing is re-encoded and every offset stays true. The scratch file re-hashes itself
+    once rewritten. A 422 when the boxes cannot be read (whether it has a location is unknown)."""
+    try:
+        removed = video_location.strip(spool, spool.size)
+    except video_location.Damaged:
+        raise ValidationFailed.single(
+            "file", "The file starts like a video but its boxes could not be read; it may be damaged.") from None
+    if removed:
+        current_app.logger.info("removed %d location box(es) from an uploaded video", removed)
+
+
 def _spool(stream, head, storage, limit):
     """The upload as a scratch file: the request parser's own, or a copy of ``stream``.
 
@@ -208,6 +223,8 @@ def _upload(stream, filename, alt_text):
                 if rewritten is not None:
                     spool.close()
                     spool = rewritten
+        elif content_type.startswith("video/"):
+            _strip_video_location(spool)
         spool.seek(0)
         try:
             stored = storage.save(spool, EXTENSIONS.get(content_type, ""))
@@ -241,16 +258,17 @@ def get_attachment(attachment_id):
     return get_or_404(AttachmentAsset, attachment_id, "attachment")
 
 
-def list_attachments(page=None, per_page=None):
+def list_attachments(page_number=None, per_page=None):
     statement = select(AttachmentAsset).order_by(AttachmentAsset.created_at.desc(), AttachmentAsset.id.desc())
-    return paginate(statement, page, per_page, select(func.count(AttachmentAsset.id)))
+    return paginate(statement, page_number, per_page, select(func.count(AttachmentAsset.id)))
 
 
-def describe(attachment_id, alt_text):
-    """Set an attachment's description (alt text)."""
+def describe(attachment_id, alt_text, commit=True):
+    """Set an attachment's description (alt text); with ``commit`` False, in the caller's transaction."""
     asset = get_attachment(attachment_id)
     asset.alt_text = check_alt_text(alt_text)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return asset
 
 
@@ -283,8 +301,12 @@ def send(asset):
     )
     response.headers.set("Content-Disposition", "inline", **_filename_parameters(asset.filename))
     response.set_etag(asset.sha256)
-    response.cache_control.public = True
-    response.cache_control.max_age = 3600
+    # Behind sign-in or a token: the caller's own browser may keep the bytes but asks each time
+    # (the ETag makes that a 304 that sends nothing again), so a signed-out browser or a revoked
+    # token is never answered from its cache; no shared cache may keep them (private). A signed
+    # link (web.attachment_link) sets its own, bounded by the link's expiry.
+    response.cache_control.private = True
+    response.cache_control.no_cache = True
     response = response.make_conditional(request, accept_ranges=True, complete_length=asset.size_bytes)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

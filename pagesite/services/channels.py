@@ -15,14 +15,16 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from .. import encryption, queueing
+from ..encryption import CredentialsUnreadable
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import Channel, Schedule
 from ..providers import (
     AttachmentData, AuthenticationError, ChannelData, InvalidChannel, Limits, PageData, ProviderError,
-    TransientError, get_provider, provider_class, provider_names,
+    TransientError, UnusableAnswer, get_provider, provider_class, provider_names,
 )
 from ..timeutil import utcnow
+from ..tickets import Ticket
 from .common import MAX_ID, collect_errors, is_unicode_text
 
 log = logging.getLogger("pagesite.channels")
@@ -99,9 +101,19 @@ def channel_data(channel, with_credentials=True):
     """The channel as a provider sees it (credentials decrypted only when asked)."""
     return ChannelData(
         id=channel.id, provider=channel.provider, name=channel.name, settings=dict(channel.settings or {}),
-        credentials=encryption.decrypt(channel.credentials_encrypted) if with_credentials else {},
+        credentials=stored_credentials(channel) if with_credentials else {},
         account=dict(channel.account or {}), limits=dict(channel.limits or {}),
     )
+
+
+def stored_credentials(channel):
+    """The channel's credentials, decrypted; a 422 on ``credentials`` when no configured key can read them
+    (they were encrypted with a key dropped since: the channel has to be reconnected, its secrets typed again)."""
+    try:
+        return encryption.decrypt(channel.credentials_encrypted)
+    except CredentialsUnreadable:
+        raise ValidationFailed.single("credentials", f"{channel.label}: {encryption.UNREADABLE}, typing its "
+                                                     "credentials again.") from None
 
 
 def limits_of(channel):
@@ -181,6 +193,8 @@ def _connect(data):
         raise ValidationFailed.single(e.field, str(e)) from None
     except AuthenticationError as e:
         raise ValidationFailed.single("credentials", str(e)) from None
+    except UnusableAnswer as e:  # most likely the address typed is not the network's
+        raise ValidationFailed.single(e.field, str(e)) from None
     except TransientError as e:
         raise ValidationFailed.single("provider", f"{e} Try again in a moment.") from None
     except ProviderError as e:
@@ -252,7 +266,7 @@ def update_channel(channel_id, name=_UNSET, settings=None, credentials=None):
         raise ValidationFailed(missing)
     revealed = {}
     if settings is not None or credentials is not None:
-        given = new_credentials if new_credentials is not None else encryption.decrypt(channel.credentials_encrypted)
+        given = new_credentials if new_credentials is not None else stored_credentials(channel)
         connection = _connect(ChannelData(id=channel.id, provider=channel.provider, name=new_name,
                                           settings=new_settings, credentials=dict(given)))
         _apply(channel, connection)
@@ -282,7 +296,7 @@ def delete_channel(channel_id):
     channel = get_channel(channel_id)
     queued = db.session.scalars(
         select(Schedule).where(Schedule.channel_id == channel.id, Schedule.status == "queued")).all()
-    job_ids = [queueing.publish_job_id(s) for s in queued]
+    job_ids = [queueing.publish_job_id(Ticket.of(s)) for s in queued]
     now = utcnow()
     # Cancel first, then look: a claim that got in before the cancel shows as publishing.
     db.session.execute(
@@ -326,6 +340,11 @@ def refresh_due(now=None):
 
 def _refresh(channel_id):
     channel = db.session.get(Channel, channel_id)
+    if channel.credentials_unreadable:  # nothing to send the network: it needs reconnecting
+        mark_needs_attention(channel_id, channel.current_error)
+        db.session.commit()
+        log.warning("channel %s needs attention: %s", channel_id, encryption.UNREADABLE)
+        return "needs_attention"
     data = channel_data(channel)
     before = dict(data.credentials)
     try:
@@ -373,17 +392,7 @@ def store_credentials(channel_id, credentials):
     )
 
 
-# Keys and installation
-
-def rotate_key():
-    """Re-encrypt every channel's credentials under the first configured key; how many."""
-    count = 0
-    for channel in db.session.scalars(select(Channel).where(Channel.credentials_encrypted.is_not(None))):
-        channel.credentials_encrypted = encryption.rotate(channel.credentials_encrypted)
-        count += 1
-    db.session.commit()
-    return count
-
+# Installation (key rotation is services/keys.py)
 
 def install_builtin():
     """The stub channel a fresh install has (the migration creates it; this restores it on an empty table)."""

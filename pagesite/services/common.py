@@ -15,9 +15,10 @@ MAX_ID = 2**31 - 1
 
 @dataclass
 class PageOf:
+    """One page of a list's results (not a page of text: see models.Page)."""
     items: list
     total: int
-    page: int
+    page: int  # its number, from 1 (the API's name)
     per_page: int
 
 
@@ -66,16 +67,20 @@ def parse_int(value, field, *, minimum=None, maximum=None, default=None):
     return number
 
 
-def paging(page, per_page):
+MAX_PAGE_NUMBER = 1_000_000  # of a list's pages of results
+
+
+def paging(page_number, per_page):
+    """(page number, page size) of a list, checked (the API's parameter is ``page``)."""
     config = current_app.config
-    page = parse_int(page, "page", minimum=1, maximum=1_000_000, default=1)
+    page_number = parse_int(page_number, "page", minimum=1, maximum=MAX_PAGE_NUMBER, default=1)
     per_page = parse_int(
         per_page, "per_page", minimum=1, maximum=config["PER_PAGE_MAX"], default=config["PER_PAGE_DEFAULT"]
     )
-    return page, per_page
+    return page_number, per_page
 
 
-def paginate(statement, page, per_page, count_statement=None, keys=None):
+def paginate(statement, page_number, per_page, count_statement=None, keys=None):
     """One page of ``statement``'s rows and the total count.
 
     ``keys``, when given, selects the primary keys of the same rows in the same
@@ -83,18 +88,18 @@ def paginate(statement, page, per_page, count_statement=None, keys=None):
     only that page's rows are read whole, so a deep page skips index entries
     instead of joined table rows.
     """
-    page, per_page = paging(page, per_page)
+    page_number, per_page = paging(page_number, per_page)
     if count_statement is None:
         count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
     total = db.session.scalar(count_statement)
-    offset = (page - 1) * per_page
+    offset = (page_number - 1) * per_page
     if keys is not None:
         key = keys.selected_columns[0]
         statement = statement.where(key.in_(keys.limit(per_page).offset(offset).scalar_subquery()))
     else:
         statement = statement.limit(per_page).offset(offset)
     items = db.session.scalars(statement).unique().all()
-    return PageOf(items=list(items), total=total, page=page, per_page=per_page)
+    return PageOf(items=list(items), total=total, page=page_number, per_page=per_page)
 
 
 def get_or_404(model, ident, what, options=()):

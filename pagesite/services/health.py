@@ -1,5 +1,7 @@
 """Is pagesite able to publish right now? One report for the API and the CLI."""
 
+import logging
+
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -9,13 +11,21 @@ from ..models import PublishLog, Schedule
 from ..timeutil import isoformat, utcnow
 from . import channels
 
+log = logging.getLogger(__name__)
+
+# What a report says of a store that does not answer: never the driver's own message (it may
+# name hosts, users, paths or queries), which goes to the log instead.
+DATABASE_DOWN = "the database does not answer"
+REDIS_DOWN = "Redis does not answer"
+
 
 def report(with_channel_errors=False):
-    """(healthy, details). Unhealthy when the database or Redis does not answer,
-    or when no worker or no scheduler has shown a heartbeat recently.
+    """(healthy, details). Unhealthy ("degraded") when the database or Redis does not
+    answer, or when no worker or no scheduler has shown a heartbeat recently.
 
     Channels needing attention are listed (by id, name and provider; with their
-    last error only when asked, since health is served without a token)."""
+    last error only when asked: the CLI). The details are for the operator: the API
+    shows them only with a token or a session (``summary`` is what anyone may see)."""
     config = current_app.config
     stale = float(config["HEARTBEAT_STALE_SECONDS"])
     problems = []
@@ -48,10 +58,11 @@ def report(with_channel_errors=False):
             "oldest_overdue_at": isoformat(oldest),
             "oldest_overdue_seconds": round((now - oldest).total_seconds(), 3) if oldest else None,
         }
-    except Exception as e:
+    except Exception:
+        log.exception("health check: %s", DATABASE_DOWN)
         db.session.rollback()
-        details["checks"]["database"] = {"ok": False, "error": str(e).splitlines()[0]}
-        problems.append("database does not answer")
+        details["checks"]["database"] = {"ok": False, "error": DATABASE_DOWN}
+        problems.append(DATABASE_DOWN)
 
     try:
         connection = get_redis()
@@ -59,7 +70,7 @@ def report(with_channel_errors=False):
         workers = heartbeats.worker_ages(connection)
         scheduler_age = heartbeats.scheduler_age(connection)
         details["checks"]["redis"] = {"ok": True}
-        details["queue_depth"] = queueing.get_queue(connection).count
+        details["queue_depth"] = queueing.get_job_queue(connection).count
         fresh_workers = {w: age for w, age in workers.items() if age <= stale}
         details["checks"]["worker"] = {
             "ok": bool(fresh_workers),
@@ -74,14 +85,20 @@ def report(with_channel_errors=False):
             problems.append(f"no worker heartbeat in the last {stale:g} s")
         if not details["checks"]["scheduler"]["ok"]:
             problems.append(f"no scheduler heartbeat in the last {stale:g} s")
-    except Exception as e:
-        details["checks"]["redis"] = {"ok": False, "error": str(e).splitlines()[0]}
-        problems.append("Redis does not answer")
+    except Exception:
+        log.exception("health check: %s", REDIS_DOWN)
+        details["checks"]["redis"] = {"ok": False, "error": REDIS_DOWN}
+        problems.append(REDIS_DOWN)
 
-    details["status"] = "ok" if not problems else "unavailable"
+    details["status"] = "ok" if not problems else "degraded"
     details["problems"] = problems
     details["checked_at"] = isoformat(utcnow())
     return not problems, details
+
+
+def summary(details):
+    """What a caller without a token may know of a report: ok or degraded, nothing more."""
+    return {"status": details["status"]}
 
 
 

@@ -21,7 +21,7 @@ from .. import encryption
 from ..errors import ValidationFailed
 from ..extensions import db
 from ..models import MastodonApp
-from ..providers import InvalidChannel, ProviderError, TransientError
+from ..providers import InvalidChannel, ProviderError, TransientError, UnusableAnswer
 from ..providers.mastodon import authorize_url, exchange_code, normalise_instance_url, pkce_pair, register_app
 from . import channels
 
@@ -114,7 +114,8 @@ def _app_for(instance_url, uri):
     """(client_id, client_secret) of pagesite's app on the instance, registered now if it is not yet
     (or was registered with another redirect URI, as after PAGESITE_BASE_URL changed)."""
     app = db.session.scalar(select(MastodonApp).where(MastodonApp.instance_url == instance_url))
-    if app is not None and app.redirect_uri == uri:
+    # A secret no configured key can read (an old key dropped too soon) is replaced by registering again.
+    if app is not None and app.redirect_uri == uri and encryption.readable(app.client_secret_encrypted):
         return app.client_id, encryption.decrypt(app.client_secret_encrypted)["client_secret"]
     registered = _register(instance_url, uri)
     if app is None:
@@ -133,13 +134,10 @@ def _app_for(instance_url, uri):
 def _register(instance_url, uri):
     try:
         return register_app(instance_url, uri, website=current_app.config["BASE_URL"])
-    except InvalidChannel as e:
+    except (InvalidChannel, UnusableAnswer) as e:  # a private address, or an answer that is not Mastodon's
         raise ValidationFailed.single("settings.instance_url", str(e)) from None
     except TransientError:
         raise ValidationFailed.single("settings.instance_url", (
             f"Nothing answered at {instance_url}. Check the instance's address, or try again in a moment.")) from None
     except ProviderError as e:
         raise ValidationFailed.single("settings.instance_url", str(e)) from None
-    except (ValueError, KeyError):  # an answer that is not a Mastodon app registration
-        raise ValidationFailed.single("settings.instance_url",
-                                      f"{instance_url} does not look like a Mastodon instance.") from None

@@ -7,10 +7,12 @@ from sqlalchemy.orm import joinedload, selectinload
 from .. import queueing
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
-from ..models import ACTIVE_STATUSES, AttachmentAsset, Page, PageAttachment, PageFile, PublishLog, Schedule
+from ..models import (ACTIVE_STATUSES, AttachmentAsset, Channel, Page, PageAttachment, PageFile, PageVersion, PublishLog,
+                      Schedule)
 from ..timeutil import utcnow
+from ..tickets import Ticket
 from . import channels
-from .attachments import check_alt_text
+from .attachments import check_alt_text, describe as describe_file
 from .common import MAX_ID, collect_errors, get_or_404, is_unicode_text, paginate
 
 
@@ -84,13 +86,62 @@ def _links(files):
     return [PageAttachment(attachment=asset, alt_text=alt, position=n) for n, (asset, alt) in enumerate(files)]
 
 
-def create_page(text, attachment_ids=None, attachments=None):
-    """A new page; ``attachments`` ([{"id", "alt_text"}]) or ``attachment_ids``, in order."""
-    text, files = collect_errors(lambda: clean_text(text), lambda: check_attachments(attachment_ids, attachments))
+def sent_problems(channel, text, assets, page_id=0, versioned=False):
+    """What ``channel`` would refuse of ``text`` with ``assets``, each message naming
+    the channel (and, for a channel's own version, saying so)."""
+    problems = channels.limit_problems(channel, channels.page_data(text, assets, page_id))
+    return [f"{m} (in its version of the page)" for m in problems] if versioned else problems
+
+
+def check_versions(versions, dropping=False):
+    """{channel id: text} from ``versions`` ([{"channel_id", "text"}]), or a 422 naming
+    each bad entry (``versions.<n>.<field>``). With ``dropping``, a null text stands
+    for "drop this channel's version" (an edit) and comes back as None."""
+    if versions is None:
+        return {}
+    if not isinstance(versions, list):
+        raise ValidationFailed.single("versions", "Must be a list of {channel_id, text}.")
+    errors, found = {}, {}
+    live = {c.id for c in channels.live_channels()}
+    for n, version in enumerate(versions):
+        channel_id = version.get("channel_id") if isinstance(version, dict) else None
+        if not isinstance(channel_id, int) or isinstance(channel_id, bool) or channel_id not in live:
+            errors[f"versions.{n}.channel_id"] = [f"No channel with id {channel_id!r}."]
+            continue
+        if channel_id in found:
+            errors[f"versions.{n}.channel_id"] = [f"Channel {channel_id} has a version already in this list."]
+            continue
+        text = version.get("text")
+        if text is None and dropping:
+            found[channel_id] = None
+            continue
+        try:
+            found[channel_id] = clean_text(text)
+        except ValidationFailed as e:
+            errors[f"versions.{n}.text"] = e.errors["text"]
+    if errors:
+        raise ValidationFailed(errors)
+    return found
+
+
+def create_page(text, attachment_ids=None, attachments=None, descriptions=None, commit=True, versions=None):
+    """A new page; ``attachments`` ([{"id", "alt_text"}]) or ``attachment_ids``, in order.
+
+    ``descriptions`` ({file id: text}) first sets those files' own descriptions, in
+    the same transaction. With ``commit`` False the page is only flushed: the
+    caller commits it with what else it writes (composing: its schedules), or
+    rolls it all back."""
+    for attachment_id, alt_text in (descriptions or {}).items():
+        describe_file(attachment_id, alt_text, commit=False)
+    text, files, own = collect_errors(lambda: clean_text(text), lambda: check_attachments(attachment_ids, attachments),
+                                      lambda: check_versions(versions))
     page = Page(text=text)
     page.page_attachments = _links(files)
+    page.versions = [PageVersion(channel_id=channel_id, text=words) for channel_id, words in own.items()]
     db.session.add(page)
     db.session.flush()
+    if not commit:
+        return page
     page_id = page.id  # read before the commit expires it
     db.session.commit()
     return _reload(page_id)
@@ -105,11 +156,13 @@ def _with_details(statement):
     return statement.options(
         selectinload(Page.page_attachments).joinedload(PageAttachment.attachment),
         selectinload(Page.schedules),
+        selectinload(Page.versions),
     )
 
 
-# A page is always shown with its attachments and schedules: one query for all three.
-PAGE_DETAILS = [joinedload(Page.page_attachments), joinedload(Page.schedules)]
+# A page is always shown with its attachments, schedules and versions: one query for the first
+# three (page, links, schedules), one more for its versions.
+PAGE_DETAILS = [joinedload(Page.page_attachments), joinedload(Page.schedules), selectinload(Page.versions)]
 
 
 def get_page(page_id):
@@ -136,19 +189,22 @@ def _is_draft():
     return ~exists().where(Schedule.page_id == Page.id, Schedule.status.in_(NOT_DRAFT_STATUSES))
 
 
-def list_pages(page=None, per_page=None, status=None):
+def list_pages(page_number=None, per_page=None, status=None):
     """Pages, newest first; ``status="draft"`` keeps the drafts."""
     if status not in (None, "", "all", "draft"):
         raise ValidationFailed.single("status", "Must be all or draft.")
     filters = [Page.deleted_at.is_(None), *([_is_draft()] if status == "draft" else [])]
     statement = _with_details(select(Page)).where(*filters).order_by(Page.id.desc())
-    return paginate(statement, page, per_page, select(func.count(Page.id)).where(*filters))
+    return paginate(statement, page_number, per_page, select(func.count(Page.id)).where(*filters))
 
 
 def duplicate_page(page_id):
-    """A new draft with the same text and attachments (in the same order)."""
+    """A new draft with the same text, attachments (in the same order) and versions."""
     original = get_page(page_id)
-    return create_page(original.text, attachments=[{"id": f.id, "alt_text": f.alt_text} for f in original.attachments])
+    live = {c.id for c in channels.live_channels()}  # a removed channel's version is left behind
+    return create_page(original.text, attachments=[{"id": f.id, "alt_text": f.alt_text} for f in original.attachments],
+                       versions=[{"channel_id": v.channel_id, "text": v.text} for v in original.versions
+                                 if v.channel_id in live])
 
 
 def page_status(page):
@@ -183,15 +239,21 @@ def active_schedule(page_id, channel_id):
 # reads the new content. The worker reads the page and its attachments in one
 # statement under its claim, so a publish never sends a mix of old and new.
 
-def _publishing(page_id):
-    """The id of the page's schedule that is publishing, if any (its live rows
-    stay locked until the change commits, where the database can lock rows)."""
-    rows = db.session.execute(
-        select(Schedule.id, Schedule.status)
+def _live_schedules(page_id):
+    """The page's queued and publishing schedules (their rows stay locked until
+    the change commits, where the database can lock rows)."""
+    return db.session.execute(
+        select(Schedule.id, Schedule.status, Schedule.outcome_unknown, Schedule.next_attempt_at,
+               Channel.name.label("channel_name"))
+        .join(Channel, Channel.id == Schedule.channel_id)
         .where(Schedule.page_id == page_id, Schedule.status.in_(ACTIVE_STATUSES))
-        .with_for_update()
+        .with_for_update(of=Schedule)
     ).all()
-    return next((r.id for r in rows if r.status == "publishing"), None)
+
+
+def _publishing(page_id):
+    """The id of the page's schedule that is publishing, if any."""
+    return next((r.id for r in _live_schedules(page_id) if r.status == "publishing"), None)
 
 
 def _still_publishing(page_id, schedule_id, doing):
@@ -199,24 +261,31 @@ def _still_publishing(page_id, schedule_id, doing):
                     schedule_id=schedule_id)
 
 
-def update_page(page_id, text=None, attachment_ids=None, attachments=None):
-    """Change a page's text and/or attachments (same rules as composing, and the
-    limits of every channel it is queued for); its queued schedules then publish
-    the new content. A 409 while one of its schedules is publishing."""
+def update_page(page_id, text=None, attachment_ids=None, attachments=None, versions=None):
+    """Change a page's text, attachments and/or versions (same rules as composing,
+    and the limits of every channel it is queued for, each on what it will be
+    sent); its queued schedules then publish the new content. ``versions`` sets
+    the channels named (a null text drops that channel's version) and keeps the
+    others. A 409 while one of its schedules is publishing."""
     page = live_page(page_id)
-    if text is None and attachment_ids is None and attachments is None:
+    if text is None and attachment_ids is None and attachments is None and versions is None:
         return page  # nothing to change
     current = {link.attachment_id: link.alt_text for link in page.page_attachments}
-    new_text, files = collect_errors(
+    new_text, files, changed = collect_errors(
         lambda: page.text if text is None else clean_text(text),
         lambda: None if attachment_ids is None and attachments is None
         else check_attachments(attachment_ids, attachments, current),
+        lambda: check_versions(versions, dropping=True),
     )
     if files is None:
         files = [(link.attachment, link.alt_text) for link in page.page_attachments]
+    own = {v.channel_id: v.text for v in page.versions}
+    own.update(changed)
+    own = {channel_id: words for channel_id, words in own.items() if words is not None}
     queued = [s.channel for s in page.schedules if s.status == "queued"]
-    data = channels.page_data(new_text, [PageFile(asset, alt) for asset, alt in files], page.id)
-    problems = [m for channel in queued for m in channels.limit_problems(channel, data)]
+    assets = [PageFile(asset, alt) for asset, alt in files]
+    problems = [m for channel in queued for m in sent_problems(channel, own.get(channel.id, new_text), assets,
+                                                                page.id, versioned=channel.id in own)]
     if problems:
         raise ValidationFailed({"text": problems})
     links = [{"page_id": page.id, "attachment_id": asset.id, "alt_text": alt, "position": n}
@@ -230,16 +299,32 @@ def update_page(page_id, text=None, attachment_ids=None, attachments=None):
     if found.rowcount != 1:
         db.session.rollback()
         raise NotFound(f"Page {page_id} was deleted.")
-    busy = _publishing(page_id)
+    live = _live_schedules(page_id)
+    busy = next((r.id for r in live if r.status == "publishing"), None)
     if busy is not None:
         db.session.rollback()
         raise _still_publishing(page_id, busy, "edit it")
+    unknown = next((r for r in live if r.outcome_unknown), None)
+    if unknown is not None:
+        db.session.rollback()
+        # Its retry must send what the unanswered attempt sent, under the same key: the
+        # network may already have that post, and a different text would be a second one.
+        raise Conflict(
+            f"Page {page_id} may already be on {unknown.channel_name}: the last attempt of schedule {unknown.id} "
+            "got no answer, and its retry must send the same text and attachments. Edit the page once that retry "
+            "has an answer, or cancel the schedule to edit it now.", schedule_id=unknown.id)
     db.session.execute(update(Page).where(Page.id == page_id).values(text=new_text)
                        .execution_options(synchronize_session=False))
     db.session.execute(delete(PageAttachment).where(PageAttachment.page_id == page_id)
                        .execution_options(synchronize_session=False))
     if links:  # plain rows: the session may still hold the old links under the same keys
         db.session.execute(insert(PageAttachment), links)
+    if changed:
+        db.session.execute(delete(PageVersion).where(PageVersion.page_id == page_id)
+                           .execution_options(synchronize_session=False))
+        if own:
+            db.session.execute(insert(PageVersion), [{"page_id": page_id, "channel_id": channel_id, "text": words}
+                                                     for channel_id, words in own.items()])
     db.session.commit()
     return _reload(page_id)
 
@@ -249,7 +334,7 @@ def delete_page(page_id):
     a page with published history stays readable by id. A 409 while publishing."""
     page = live_page(page_id)
     page_id = page.id
-    job_ids = [queueing.publish_job_id(s) for s in page.schedules if s.status == "queued"]
+    job_ids = [queueing.publish_job_id(Ticket.of(s)) for s in page.schedules if s.status == "queued"]
     db.session.rollback()  # end the reads (touch no loaded object after this): the change starts with its write
 
     now = utcnow()

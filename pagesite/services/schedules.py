@@ -1,4 +1,7 @@
-"""Scheduling pages: create, list, cancel, reschedule, retry, publish now."""
+"""Scheduling pages: create, list (and export as CSV), cancel, reschedule, retry, publish now."""
+
+import csv
+import io
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -11,9 +14,11 @@ from ..errors import Conflict, NotFound, ProviderBusy, ValidationFailed
 from ..extensions import db
 from ..models import SCHEDULE_STATUSES, Page, PageAttachment, Schedule
 from ..timeutil import isoformat, parse_aware, utcnow
+from ..tickets import Ticket
 from . import calendar, channels, posting_queue, publishing
 from .common import MAX_ID, collect_errors, get_or_404, is_unicode_text, paginate, parse_int
-from .pages import active_schedule, check_attachment_ids, clean_text, create_page
+from .pages import (active_schedule, check_attachment_ids, check_versions, clean_text, create_page, get_page,
+                    sent_problems)
 
 
 MAX_CHANNELS_PER_REQUEST = 50
@@ -47,16 +52,19 @@ def _channel_ids(ids):
     return [found[i] for i in ids]
 
 
-def _check_limits(page_data, targets, field):
-    """A 422 on ``field`` listing what each channel would refuse (each message names its channel)."""
-    problems = [m for channel in targets for m in channels.limit_problems(channel, page_data)]
+def _check_limits(page, targets, field):
+    """A 422 on ``field`` listing what each channel would refuse of what it would be
+    sent (its version, else the page; each message names its channel)."""
+    problems = [m for channel in targets for m in version_problems(page, channel)]
     if problems:
         raise ValidationFailed.single(field, problems[0]) if len(problems) == 1 else ValidationFailed(
             {field: problems})
 
 
-def _page_data(page):
-    return channels.page_data(page.text, page.attachments, page.id)
+def version_problems(page, channel):
+    """What ``channel`` would refuse of ``page`` as it would be sent there."""
+    return sent_problems(channel, page.text_for(channel.id), page.attachments, page.id,
+                         versioned=any(v.channel_id == channel.id for v in page.versions))
 
 
 def parse_when(value, now):
@@ -81,22 +89,29 @@ def _conflict(page_id, channel):
     )
 
 
-def _insert(page, targets, when):
-    """One queued schedule per channel, all in one transaction (all or nothing);
+def new_schedules(page, targets, when):
+    """One queued schedule per channel, added to the session (the caller commits);
     ``when`` is one time for all, or {channel id: time}."""
-    for channel in targets:
-        if active_schedule(page.id, channel.id):
-            raise _conflict(page.id, channel)
     def time_for(channel):
         return when[channel.id] if isinstance(when, dict) else when
 
     created = [
         Schedule(page=page, channel=channel, provider=channel.provider, status="queued",
                  scheduled_at=time_for(channel), next_attempt_at=time_for(channel),
-                 attempts=0, attempt_limit=current_app.config["PUBLISH_MAX_ATTEMPTS"])
+                 attempts=0, max_attempts=current_app.config["PUBLISH_MAX_ATTEMPTS"])
         for channel in targets
     ]
     db.session.add_all(created)
+    return created
+
+
+def _insert(page, targets, when):
+    """One queued schedule per channel, all in one transaction (all or nothing);
+    ``when`` is one time for all, or {channel id: time}."""
+    for channel in targets:
+        if active_schedule(page.id, channel.id):
+            raise _conflict(page.id, channel)
+    created = new_schedules(page, targets, when)
     try:
         db.session.commit()
     except IntegrityError:  # lost a race with a concurrent request (unique live schedule)
@@ -127,7 +142,7 @@ def _schedule_all(page, targets, when, queue, now):
         db.session.rollback()  # also releases the posting queue's lock
         raise
     for schedule in created:
-        queueing.dispatch(schedule)
+        queueing.dispatch(Ticket.of(schedule))
     return created
 
 
@@ -142,7 +157,7 @@ def create_schedule(page_id, scheduled_at=None, provider=None, channel_id=None, 
         lambda: channels.resolve(channel_id, provider),
         lambda: _queue_flag(queue, scheduled_at),
     )
-    _check_limits(_page_data(page), [channel], "channel_id")
+    _check_limits(page, [channel], "channel_id")
     schedule, = _schedule_all(page, [channel], when, queue, now)
     return schedule
 
@@ -157,7 +172,7 @@ def create_schedules(page_id, channel_ids, scheduled_at=None, queue=False):
         lambda: _channel_ids(channel_ids),
         lambda: _queue_flag(queue, scheduled_at),
     )
-    _check_limits(_page_data(page), targets, "channel_ids")
+    _check_limits(page, targets, "channel_ids")
     return _schedule_all(page, targets, when, queue, now)
 
 
@@ -178,11 +193,8 @@ def _search(q):
     return [Schedule.page.has(Page.text.icontains(q, autoescape=True))] if q else []
 
 
-def list_schedules(status=None, page_id=None, page=None, per_page=None, start=None, end=None, q=None,
-                   channel_id=None):
-    """Schedules sorted by time then id, each with its page and attachments loaded;
-    ``start`` and ``end`` (ISO 8601 with offsets) keep those due in [start, end),
-    ``q`` those whose page's text contains it, ``channel_id`` those of one channel."""
+def schedule_filters(status=None, page_id=None, start=None, end=None, q=None, channel_id=None):
+    """The list's filters as SQL conditions: the schedules of kept pages that match them all."""
     bounds, searched = collect_errors(lambda: calendar.parse_range(start, end),
                                       lambda: _search(q) if q is not None else [])
     filters = calendar.range_filters(bounds) + searched
@@ -195,6 +207,15 @@ def list_schedules(status=None, page_id=None, page=None, per_page=None, start=No
         filters.append(Schedule.page_id == parse_int(page_id, "page_id", minimum=1, maximum=MAX_ID))
     if channel_id not in (None, ""):
         filters.append(Schedule.channel_id == parse_int(channel_id, "channel_id", minimum=1, maximum=MAX_ID))
+    return filters
+
+
+def list_schedules(status=None, page_id=None, page_number=None, per_page=None, start=None, end=None, q=None,
+                   channel_id=None):
+    """Schedules sorted by time then id, each with its page and attachments loaded;
+    ``start`` and ``end`` (ISO 8601 with offsets) keep those due in [start, end),
+    ``q`` those whose page's text contains it, ``channel_id`` those of one channel."""
+    filters = schedule_filters(status, page_id, start, end, q, channel_id)
     order = (Schedule.scheduled_at, Schedule.id)
     statement = (
         select(Schedule)
@@ -207,13 +228,49 @@ def list_schedules(status=None, page_id=None, page=None, per_page=None, start=No
     )
     # The page's ids come from the (status, scheduled_at, id) index alone.
     keys = select(Schedule.id).where(*filters).order_by(*order)
-    return paginate(statement, page, per_page, select(func.count(Schedule.id)).where(*filters), keys=keys)
+    return paginate(statement, page_number, per_page, select(func.count(Schedule.id)).where(*filters), keys=keys)
+
+
+CSV_COLUMNS = ("schedule_id", "page_id", "text", "channel_id", "channel", "scheduled_at", "status", "published_at",
+               "url", "last_error")
+
+
+def _cell(value):
+    """A cell a spreadsheet shows as text: one starting like a formula gets a ' first (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def export_csv(status=None, page_id=None, start=None, end=None, q=None, channel_id=None):
+    """Every schedule the list's filters keep, by time then id, as CSV lines (a generator: a year
+    of schedules is read in batches, never held whole). Times are RFC 3339 with their offset."""
+    filters = schedule_filters(status, page_id, start, end, q, channel_id)
+    statement = (select(Schedule).options(joinedload(Schedule.page)).where(*filters)
+                 .order_by(Schedule.scheduled_at, Schedule.id).execution_options(yield_per=500))
+
+    def lines():
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        for schedule in db.session.scalars(statement):
+            writer.writerow([_cell(v) for v in (
+                schedule.id, schedule.page_id, schedule.page.text, schedule.channel_id, schedule.channel.name,
+                isoformat(schedule.scheduled_at), schedule.status,
+                isoformat(schedule.published_at) if schedule.published_at else "", schedule.url,
+                schedule.last_error)])
+            if out.tell() > 64 * 1024:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    return lines()
 
 
 def _change_queued(schedule_id, **values):
     """Apply ``values`` only while the schedule is still queued; 409 otherwise."""
     schedule = get_schedule(schedule_id)
-    old_job = queueing.publish_job_id(schedule)
+    old_job = queueing.publish_job_id(Ticket.of(schedule))
     result = db.session.execute(
         update(Schedule)
         .where(Schedule.id == schedule.id, Schedule.status == "queued")
@@ -228,9 +285,24 @@ def _change_queued(schedule_id, **values):
     return schedule, old_job
 
 
+# What each change writes, for one schedule here and for many in bulk.py.
+def canceled_values():
+    return {"status": "canceled", "next_attempt_at": None}
+
+
+def moved_values(when):
+    return {"scheduled_at": when, "next_attempt_at": when}
+
+
+def retried_values(now):
+    """Queued again, due now, with a fresh set of attempts (the chosen time stays)."""
+    return {"status": "queued", "next_attempt_at": now,
+            "max_attempts": Schedule.attempts + current_app.config["PUBLISH_MAX_ATTEMPTS"]}
+
+
 def cancel_schedule(schedule_id):
     """Cancel a queued schedule. It is never published, even if its job still fires."""
-    schedule, old_job = _change_queued(schedule_id, status="canceled", next_attempt_at=None)
+    schedule, old_job = _change_queued(schedule_id, **canceled_values())
     queueing.withdraw(old_job)
     return schedule
 
@@ -239,8 +311,8 @@ def reschedule(schedule_id, scheduled_at):
     if scheduled_at is None:
         raise ValidationFailed.single("scheduled_at", "A new time is required.")
     when = parse_when(scheduled_at, utcnow())
-    schedule, old_job = _change_queued(schedule_id, scheduled_at=when, next_attempt_at=when)
-    queueing.move(old_job, schedule)
+    schedule, old_job = _change_queued(schedule_id, **moved_values(when))
+    queueing.move(old_job, Ticket.of(schedule))
     return schedule
 
 
@@ -253,8 +325,7 @@ def retry_schedule(schedule_id):
     result = db.session.execute(
         update(Schedule)
         .where(Schedule.id == schedule.id, Schedule.status == "failed")
-        .values(status="queued", next_attempt_at=now, updated_at=now,
-                attempt_limit=Schedule.attempts + current_app.config["PUBLISH_MAX_ATTEMPTS"])
+        .values(updated_at=now, **retried_values(now))
         .execution_options(synchronize_session=False)
     )
     try:
@@ -266,7 +337,7 @@ def retry_schedule(schedule_id):
     if result.rowcount != 1:
         raise Conflict(f"Schedule {schedule.id} is {schedule.status}; only a failed schedule can be retried.",
                        schedule_status=schedule.status)
-    queueing.dispatch(schedule)
+    queueing.dispatch(Ticket.of(schedule))
     return schedule
 
 
@@ -291,7 +362,7 @@ def publish_to_channel(channel_id, page_id):
     """
     channel = channels.get_channel(channel_id)
     page = _page_for(page_id)
-    _check_limits(_page_data(page), [channel], "page_id")
+    _check_limits(page, [channel], "page_id")
     schedule, = _insert(page, [channel], utcnow())
     attempt = publishing.publish_within(schedule.id, heartbeats.process_id("web"),
                                         current_app.config["PUBLISH_NOW_WAIT"])
@@ -304,24 +375,26 @@ def publish_to_channel(channel_id, page_id):
 def publish_queued_now(schedule_id):
     """Try a queued schedule now, so the worker publishes it at once (the chosen time stays)."""
     schedule, old_job = _change_queued(schedule_id, next_attempt_at=utcnow())
-    queueing.move(old_job, schedule)
+    queueing.move(old_job, Ticket.of(schedule))
     return schedule
 
 
-def check_compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None, queue=False):
+def check_compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None, queue=False, versions=None):
     """Every rule ``compose`` applies, without writing anything; a 422 listing all problems.
 
-    A channel's limits are reported under ``channel.<id>``, so a form can show
-    each next to its channel. ``channel_ids`` None means the default channel.
+    A channel's limits (on its version, where it has one) are reported under
+    ``channel.<id>``, so a form can show each next to its channel.
+    ``channel_ids`` None means the default channel.
     """
-    text, assets, _, targets = collect_errors(
+    text, assets, _, targets, own = collect_errors(
         lambda: clean_text(text),
         lambda: check_attachment_ids(attachment_ids),
         lambda: scheduled_at is None or parse_when(scheduled_at, utcnow()),
         lambda: [channels.resolve()] if channel_ids is None else _channel_ids(channel_ids),
+        lambda: check_versions(versions),
     )
-    page = channels.page_data(text, assets)
-    problems = {f"channel.{c.id}": channels.limit_problems(c, page) for c in targets}
+    problems = {f"channel.{c.id}": sent_problems(c, own.get(c.id, text), assets, versioned=c.id in own)
+                for c in targets}
     problems = {k: v for k, v in problems.items() if v}
     if queue:
         try:
@@ -333,13 +406,21 @@ def check_compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None
     return targets
 
 
-def compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None, queue=False):
+def compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None, queue=False, descriptions=None,
+            versions=None):
     """Create a page and schedule it on each channel (now when ``scheduled_at`` is
     None, with ``queue`` at each channel's next free posting time); (page, schedules).
+    ``descriptions`` ({file id: text}) are set on the files first.
 
-    Everything is checked before anything is written, so a mistake in one field
-    never leaves a page behind without its schedules.
+    One transaction: the descriptions, the page and every schedule are committed
+    together, so a refusal at any step (a rule, a concurrent request taking the
+    channel, the time passing meanwhile) leaves no page, draft or description behind.
     """
-    targets = check_compose(text, attachment_ids, scheduled_at, channel_ids, queue)
-    page = create_page(text, attachment_ids)
-    return page, create_schedules(page.id, [c.id for c in targets], scheduled_at, queue)
+    targets = check_compose(text, attachment_ids, scheduled_at, channel_ids, queue, versions)
+    try:
+        page = create_page(text, attachment_ids, descriptions=descriptions, commit=False, versions=versions)
+        created = create_schedules(page.id, [c.id for c in targets], scheduled_at, queue)
+    except BaseException:
+        db.session.rollback()
+        raise
+    return get_page(created[0].page_id), created

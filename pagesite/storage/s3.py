@@ -117,7 +117,10 @@ class S3Storage:
             raise StorageError(f"could not read {key} from bucket {self.bucket}: {e}") from e
 
     def url(self, key, expires, filename=None, content_type=None):
-        params = {"Bucket": self.bucket, "Key": self._object(key)}
+        # The object store answers with this Cache-Control: the bytes are the signed-in caller's,
+        # kept by no shared cache, and by their browser no longer than the URL works.
+        params = {"Bucket": self.bucket, "Key": self._object(key),
+                  "ResponseCacheControl": f"private, max-age={int(expires)}"}
         if content_type:
             params["ResponseContentType"] = content_type
         if filename:

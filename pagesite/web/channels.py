@@ -8,6 +8,7 @@ Fields are named as the service reports errors (``settings.url``,
 
 from flask import flash, redirect, render_template, request, session, url_for
 
+from .. import rate_limits
 from ..errors import Conflict, ValidationFailed
 from ..providers import provider_class, provider_names
 from ..services import channels, mastodon_signin
@@ -72,6 +73,7 @@ def channel_list():
 
 
 @bp.post("/settings/channels")
+@rate_limits.channel_connection
 def connect_channel():
     provider = request.form.get("provider", "")
     cls = provider_class(provider)
@@ -88,6 +90,7 @@ def connect_channel():
 
 
 @bp.post("/settings/channels/mastodon/signin")
+@rate_limits.channel_connection
 def mastodon_signin_start():
     """Register with the instance (once), then offer the way there. Not a redirect: the page's
     Content-Security-Policy (form-action 'self') stops a form submission from leaving the site."""

@@ -17,6 +17,7 @@ class ComposeForm:
     attachment_ids: list = field(default_factory=list)
     channel_ids: list | None = None  # None: not chosen yet (the form shows the remembered choice)
     alt_texts: dict = field(default_factory=dict)  # attachment id -> description as typed
+    versions: dict = field(default_factory=dict)  # channel id -> its own text as typed ("" or absent: the page's)
     when: str = "now"  # "now", "later" or "queue" (the next free posting time)
     date: str = ""
     time: str = ""
@@ -31,6 +32,13 @@ class ComposeForm:
 
     def add_error(self, name, message):
         self.errors.setdefault(name, []).append(message)
+
+    def own_versions(self, channel_ids=None):
+        """The versions written for the chosen channels (``channel_ids``, else the form's),
+        as the services take them; a blank one means the page's text."""
+        chosen = self.channel_ids if channel_ids is None else channel_ids
+        return [{"channel_id": channel_id, "text": text} for channel_id, text in self.versions.items()
+                if text.strip() and channel_id in (chosen or [])]
 
 
 def parse_compose(form):
@@ -50,6 +58,9 @@ def parse_compose(form):
             data.channel_ids.append(int(raw))
         except ValueError:
             data.add_error("channel_ids", f"{raw!r} is not a channel id; reload the page and choose again.")
+    for name, value in form.items():
+        if name.startswith("version_") and name[len("version_"):].isdigit():
+            data.versions[int(name[len("version_"):])] = value
     for raw in form.getlist("attachment_ids"):
         try:
             data.attachment_ids.append(int(raw))

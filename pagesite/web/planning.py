@@ -81,7 +81,7 @@ def settings_queue():
                 errors.setdefault(field, []).extend(_slot_message(name, m, slots) for m in messages)
     if errors:
         return render_template("auth/settings.html", tokens=auth.list_tokens(g.user), new_token=None, errors={},
-                               queue_errors=errors, queue_form=request.form, queue_key=key), 422
+                               password_errors={}, queue_errors=errors, queue_form=request.form, queue_key=key), 422
     if channel and not slots:
         flash(f"{channel.name} now takes the default posting times.")
     else:

@@ -9,7 +9,7 @@ from .. import signed_links
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES, PageFile
 from ..security import large_body
-from ..services import attachments, channels, health, pages, schedules
+from ..services import attachments, channels, health, pages, schedules, snippets
 from ..services.calendar import MAX_RANGE
 from ..services.common import PageOf, collect_errors
 from ..timeutil import isoformat, local_to_utc, utcnow
@@ -49,10 +49,10 @@ def error_anchor(name):
 def attempts_in_words(schedule):
     """A schedule's attempts as a person reads them, also after a retry raised its limit."""
     per_try = current_app.config["PUBLISH_MAX_ATTEMPTS"]
-    before_retry = max(0, schedule.attempt_limit - per_try)  # attempts used before the latest retry
+    before_retry = max(0, schedule.max_attempts - per_try)  # attempts used before the latest retry
     this_try = schedule.attempts - before_retry
     if before_retry == 0:
-        return f"{schedule.attempts} of {schedule.attempt_limit}"
+        return f"{schedule.attempts} of {schedule.max_attempts}"
     attempts = "attempt" if this_try == 1 else "attempts"
     return f"Retried by you; {this_try} {attempts} so far in this try (up to {per_try}), {schedule.attempts} in all"
 
@@ -68,16 +68,18 @@ def index():
 class ChannelChoice:
     channel: object
     checked: bool
-    count: int
+    count: int  # of what the channel will be sent: its version, else the page's text
     max: int
+    version: str = ""  # its own text as typed ("" : the page's)
 
     @property
     def over(self):
         return self.count > self.max
 
 
-def _channel_choices(text, chosen):
-    """Every live channel, whether it is ticked, and the text's length as it counts it.
+def _channel_choices(text, chosen, versions=None):
+    """Every live channel, whether it is ticked, its own version as typed, and the
+    length of what it will be sent as it counts it.
 
     Not yet chosen: the last choice made here (kept in the session), else the default channel."""
     live = channels.live_channels()
@@ -86,8 +88,14 @@ def _channel_choices(text, chosen):
         if not chosen:
             default = channels.default_channel()
             chosen = [default.id] if default else []
-    text = text.replace("\r\n", "\n").strip()
-    return [ChannelChoice(c, c.id in chosen, channels.count_characters(c, text), channels.limits_of(c).max_characters)
+    versions = versions or {}
+
+    def sent(channel):
+        own = versions.get(channel.id, "").replace("\r\n", "\n").strip()
+        return own or text.replace("\r\n", "\n").strip()
+
+    return [ChannelChoice(c, c.id in chosen, channels.count_characters(c, sent(c)),
+                          channels.limits_of(c).max_characters, versions.get(c.id, ""))
             for c in live]
 
 
@@ -97,7 +105,8 @@ def _compose_context(form, **extra):
     return dict(
         form=form,
         attachments=assets,
-        channel_choices=_channel_choices(form.text, form.channel_ids),
+        channel_choices=_channel_choices(form.text, form.channel_ids, form.versions),
+        snippets=snippets.list_snippets(),
         max_text=config["MAX_TEXT_LENGTH"],
         max_attachments=config["MAX_ATTACHMENTS"],
         accept=",".join(config["ALLOWED_TYPES"]),
@@ -129,14 +138,16 @@ def create_page():
     form = parse_compose(request.form)
     draft = request.form.get("action") == "draft"  # "Save as draft": no time, no schedule
     errors = {name: messages for name, messages in form.errors.items() if not (draft and name == "scheduled_at")}
+    versions = form.own_versions()
     try:
         if draft:
-            schedules.check_compose(form.text, form.attachment_ids)
+            schedules.check_compose(form.text, form.attachment_ids, versions=versions)
         else:
             schedules.check_compose(form.text, form.attachment_ids, form.scheduled_at, form.channel_ids,
-                                    queue=form.when == "queue")
+                                    queue=form.when == "queue", versions=versions)
     except ValidationFailed as e:
         for name, messages in e.errors.items():
+            name = _version_field(name, versions)
             errors.setdefault(name, []).extend(m for m in messages if m not in errors.get(name, []))
     for attachment_id, alt_text in form.alt_texts.items():
         try:
@@ -160,15 +171,13 @@ def create_page():
         # A daylight-saving change moves the chosen time: ask before creating anything.
         return render_template(template, **_compose_context(form, time_question=True)), 422
 
-    for attachment_id, alt_text in form.alt_texts.items():
-        attachments.describe(attachment_id, alt_text)
     if draft:
-        page = pages.create_page(form.text, form.attachment_ids)
+        page = pages.create_page(form.text, form.attachment_ids, descriptions=form.alt_texts, versions=versions)
         context = _compose_context(ComposeForm(tz=form.tz), created=page, schedule=None, draft=True)
         template = "web/_compose_form.html" if is_htmx() else "web/compose.html"
         return render_template(template, **context), 201
     page, created = schedules.compose(form.text, form.attachment_ids, form.scheduled_at, form.channel_ids,
-                                      queue=form.when == "queue")
+                                      queue=form.when == "queue", descriptions=form.alt_texts, versions=versions)
     session["compose_channel_ids"] = form.channel_ids  # remembered for the next page
     schedule = created[0]
     fresh = ComposeForm(tz=form.tz, when="queue" if form.when == "queue" else "now")
@@ -178,11 +187,31 @@ def create_page():
     return render_template(template, **context), 201
 
 
+def _version_field(name, versions):
+    """The form field of a service error about ``versions.<n>.text``: ``version_<channel id>``."""
+    parts = name.split(".")
+    if len(parts) == 3 and parts[0] == "versions" and parts[1].isdigit() and int(parts[1]) < len(versions):
+        return f"version_{versions[int(parts[1])]['channel_id']}"
+    return name
+
+
 @bp.post("/compose/counts")
 def channel_counts():
-    """Each channel's character count for the text being typed (swapped in place, out of band)."""
-    text = request.form.get("text", "")
-    return render_template("web/_channel_counts.html", channel_choices=_channel_choices(text, []))
+    """Each channel's character count of what it will be sent, as typed (swapped in place, out of band)."""
+    form = parse_compose(request.form)
+    return render_template("web/_channel_counts.html", channel_choices=_channel_choices(form.text, [], form.versions))
+
+
+@bp.post("/compose/versions/<int:channel_id>/reset")
+def reset_version(channel_id):
+    """A channel's customising box emptied: it gets the page's text again."""
+    form = parse_compose(request.form)
+    form.versions.pop(channel_id, None)
+    choice = next((c for c in _channel_choices(form.text, [channel_id], form.versions) if c.channel.id == channel_id),
+                  None)
+    if choice is None:
+        raise NotFound(f"No channel with id {channel_id}.")
+    return render_template("web/_version.html", choice=choice, errors={}, reset=True)
 
 
 @bp.post("/compose/preview")
@@ -249,7 +278,7 @@ def poll_seconds(shown):
 def attachment_link(token):
     """An attachment's bytes through a signed, expiring link (handed to webhook receivers)."""
     try:
-        attachment_id, sha_prefix = signed_links.read_token(current_app.config, token)
+        attachment_id, sha_prefix, expires = signed_links.read_link(current_app.config, token)
     except signed_links.LinkExpired:
         abort(410, "This link has expired.")
     except signed_links.LinkInvalid:
@@ -258,7 +287,11 @@ def attachment_link(token):
     if not asset.sha256.startswith(sha_prefix):
         abort(404)
     response = attachments.send(asset)
-    response.headers["Cache-Control"] = "private, no-store"  # no cache may outlive the link
+    if response.status_code in (301, 302, 303, 307, 308):
+        # To object storage: a presigned URL that expires in seconds, so the redirect is kept nowhere.
+        response.headers["Cache-Control"] = "private, no-store"
+    else:
+        response.headers["Cache-Control"] = signed_links.cache_control(expires)  # no cache outlives the link
     return response
 
 
@@ -288,6 +321,12 @@ def _date_range(start, end, zone):
     return first, local_to_utc(date.fromisoformat(end) + timedelta(days=1), "00:00", zone)
 
 
+def read_filters(values):
+    """The list's filters as typed in ``values``, and their dates as UTC instants (a 422 on a bad date)."""
+    filters = {name: values.get(name, "").strip() for name in FILTERS}
+    return (filters, *_date_range(filters["from"], filters["to"], viewer_zone()))
+
+
 def _schedules_context(values):
     """The list for the filters in ``values`` (query string or form); bad filters show an empty list
     and their errors, next to the fields in the filter form."""
@@ -313,6 +352,9 @@ def _schedules_context(values):
         channel_list=channels.live_channels(),
         pages_total=max(1, -(-result.total // result.per_page)),
         polling=poll_seconds(result.items),
+        selected=set(parse_ids(values.getlist("ids"))),  # ticked for many at once, kept across a refresh
+        bulk_errors={},
+        bulk_form={},
     )
 
 

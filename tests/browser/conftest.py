@@ -1,7 +1,11 @@
 """Browser fixtures: a real Chromium driven by Playwright against a real gunicorn.
 
 Every test reaches the site through the ``site`` fixture, which signs in; a
-change to how people sign in is made here and nowhere else.
+change to how people sign in is made here and nowhere else. The web process
+is gunicorn as the Procfile starts it, one per test module (one per set of
+settings a module asks for in ``site_env``), kept from test to test: each test
+still begins with empty tables and an empty Redis (``clean_state``), and a
+test that stops the server gets a new one for the next.
 """
 
 import os
@@ -12,14 +16,15 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from conftest import OWNER_EMAIL, OWNER_PASSWORD, ROOT
+from conftest import OWNER_EMAIL, OWNER_PASSWORD, ROOT, Processes
 
 SCREENSHOTS = os.path.join(ROOT, "test-artifacts", "screenshots")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 DEFAULT_TIMEZONE = "America/New_York"
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 20_000
 # Assertions wait for their condition as long as actions do (Playwright's own
-# default is 5 s, which a busy machine's server responses can outlast).
+# default is 5 s, which a busy machine's server responses can outlast: the
+# suite runs its tests in parallel processes on two cores).
 expect.set_options(timeout=TIMEOUT_MS)
 
 
@@ -89,7 +94,9 @@ class Site:
 
     def screenshot(self, name, page=None):
         os.makedirs(SCREENSHOTS, exist_ok=True)
-        (page or self.page).screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+        # A whole long page (the API reference) takes Chromium seconds to paint on a busy machine.
+        (page or self.page).screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True,
+                                       timeout=4 * TIMEOUT_MS)
 
     def close(self):
         for context in self.contexts:
@@ -98,7 +105,8 @@ class Site:
 
 @pytest.fixture
 def site_env():
-    """Extra environment for the web process; a test overrides this fixture to change settings."""
+    """Extra environment for the web process; a module or test overrides this fixture to change
+    settings (a module-scoped one keeps one server for the whole module)."""
     return {}
 
 
@@ -116,10 +124,40 @@ def wait_until_serving(url, timeout=60):
         time.sleep(0.1)
 
 
+class WebServers:
+    """A module's web processes: one per set of settings, started when first asked for."""
+
+    def __init__(self, processes):
+        self.processes = processes
+        self.running = {}
+
+    def get(self, env):
+        key = tuple(sorted(env.items()))
+        web = self.running.get(key)
+        if web is None or web.poll() is not None:  # not started yet, or a test stopped it
+            web = self.running[key] = self.processes.web(env=dict(env))
+            wait_until_serving(web.url)
+        return web
+
+
+@pytest.fixture(scope="module")
+def web_servers(app, test_env, tmp_path_factory):
+    servers = WebServers(Processes(test_env, str(tmp_path_factory.mktemp("web"))))
+    yield servers
+    servers.processes.stop_all()
+
+
 @pytest.fixture
-def site(browser, processes, user, site_env):
-    web = processes.web(env=site_env)
-    wait_until_serving(web.url)
+def web(web_servers, site_env, request):
+    """The module's running web process for this test's ``site_env`` (nobody signed in)."""
+    web = web_servers.get(site_env)
+    yield web
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        print(web_servers.processes.logs())
+
+
+@pytest.fixture
+def site(browser, web, user):
     site = Site(browser, web)
     yield site
     site.close()

@@ -38,8 +38,7 @@ def test_setup_screen(processes, app, browser, width):
         context.close()
 
 
-def test_signin_screen(processes, app, user, browser, width):
-    web = processes.web()
+def test_signin_screen(web, user, browser, width):
     context = browser.new_context(viewport=WIDTHS[width])
     try:
         page = context.new_page()

@@ -1,12 +1,11 @@
 """First run in a real browser: the web process listens on loopback and prints a set-up code that /setup needs."""
 
 import re
-import sys
 
 import pytest
 from playwright.sync_api import expect
 
-from conftest import free_port, wait_for_port, wait_until
+from conftest import free_port, procfile_command, wait_for_port, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -16,7 +15,7 @@ CODE = re.compile(r"set-up code:\s+([A-Z0-9]{4}(?:-[A-Z0-9]{4}){3})")
 def start_web(processes, **env):
     """gunicorn as the Procfile starts it: no --bind, only gunicorn.conf.py and the environment."""
     port = free_port()
-    proc = processes.start(sys.executable, "-m", "gunicorn", "wsgi:app", env={"PORT": str(port), **env}, name="web")
+    proc = processes.start(*procfile_command("web"), env={"PORT": str(port), **env}, name="web")
     proc.url = f"http://127.0.0.1:{port}"
     wait_for_port(port, proc)
     return proc

@@ -15,8 +15,9 @@ from peers import mastodon_mock, mastodon_mock_server  # noqa: F401 (fixtures)
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def site_env():
+    """The address the instance sends people back to names the web process's port (one for the module)."""
     port = free_port()
     return {"PORT": str(port), "PAGESITE_BASE_URL": f"http://127.0.0.1:{port}"}
 

@@ -16,7 +16,8 @@ class SlowAnswers:
         self.holds = {}  # (method, path) -> seconds, for the next such request only
         self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # shutdown() waits for the serving loop to look again: every 50 ms, not the default 500.
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def hold_next(self, method, path, seconds):
         self.holds[(method, path)] = seconds

@@ -13,6 +13,7 @@ import regex
 from conftest import wait_until
 from networks.conftest import attachment, channel, image_bytes, page, unsigned_jwt
 from pagesite.providers.base import AuthenticationError, InvalidChannel, PermanentError
+from pagesite.models import new_idempotency_key
 from pagesite.providers.bluesky import BlueskyProvider, record_key
 
 CONFIG = {"SECRET_KEY": "test-secret", "PUBLISH_TIMEOUT": 30}
@@ -161,18 +162,31 @@ def test_a_repeated_record_key_is_a_500_on_the_pds(pds):
     assert repeated.status_code == 500
 
 
-def test_a_different_post_under_the_same_key_is_a_conflict_not_a_success(pds):
+def test_a_record_at_our_key_is_ours_even_when_the_page_changed_since(pds):
+    """A schedule's record key comes from its own random key: a record there is that
+    schedule's, made by an attempt whose answer was lost, never someone else's."""
     account = pds.create_account()
-    connected(pds, account).publish(page("the original"), "pagesite-schedule-9", schedule_id=9, attempt=1)
-    with pytest.raises(PermanentError, match="record key"):
-        connected(pds, account).publish(page("an edited text"), "pagesite-schedule-9", schedule_id=9, attempt=2)
+    key = new_idempotency_key()
+    first = connected(pds, account).publish(page("the original"), key, schedule_id=9, attempt=1)
+    found = connected(pds, account).publish(page("an edited text"), key, schedule_id=9, attempt=2)
+    assert found.external_id == first.external_id and found.url == first.url
+    assert any("earlier attempt" in note for note in found.notes)
+    assert any("differs" in note for note in found.notes)
     assert len(pds.list_records(account.did)) == 1
 
 
 def test_record_keys_are_valid_tids_stable_per_schedule_and_distinct():
-    keys = {record_key(f"pagesite-schedule-{n}", "secret") for n in range(2000)}
-    assert len(keys) == 2000 and all(TID.match(k) for k in keys)
-    assert record_key("pagesite-schedule-1", "secret") == record_key("pagesite-schedule-1", "secret")
+    keys = [new_idempotency_key() for _ in range(2000)]
+    rkeys = {record_key(k) for k in keys}
+    assert len(rkeys) == 2000 and all(TID.match(k) for k in rkeys)
+    # No secret in it: rotating SECRET_KEY never changes a retry's record key.
+    assert record_key(keys[0], legacy_secret="one") == record_key(keys[0], legacy_secret="another") == record_key(keys[0])
+
+
+def test_keys_from_before_the_upgrade_keep_the_record_key_their_attempts_used():
+    """Schedules attempted before 0008 keep their bare-id key; it was keyed with the secret."""
+    legacy = {record_key(f"pagesite-schedule-{n}", "secret") for n in range(2000)}
+    assert len(legacy) == 2000 and all(TID.match(k) for k in legacy)
     assert record_key("pagesite-schedule-1", "secret") != record_key("pagesite-schedule-1", "another secret")
 
 

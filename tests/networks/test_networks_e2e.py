@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import wait_until
+from helpers import sign_in
 from networks.conftest import image_bytes, unsigned_jwt
 from networks.slow_answers import SlowAnswers
 from scheduling_helpers import FAST, get, in_app, logs_for, wait_ready
@@ -223,8 +224,6 @@ def test_a_scaled_down_image_is_noted_in_the_publish_log_api_and_page(app, proce
     [image] = record["value"]["embed"]["images"]
     assert image["image"]["size"] <= 1_000_000  # the note tells the truth
 
-    web = app.test_client()
-    with web.session_transaction() as session:
-        session["user_id"] = user.id
+    web = sign_in(app.test_client(), app, user)
     detail = web.get(f"/pages/{page_id}").get_data(as_text=True)
     assert "data-log-notes" in detail and "noise.png" in detail and "at most 1,000,000" in detail

@@ -289,6 +289,36 @@
     clearFixedErrors(form);
   });
 
+  document.addEventListener("click", function (evt) {
+    // A snippet goes where the cursor was in Text (a space apart from the words around it),
+    // and the focus goes back there, just after it.
+    var button = evt.target.closest && evt.target.closest("[data-insert-snippet]");
+    if (!button) { return; }
+    var form = button.closest("#compose-form");
+    var option = $(button.getAttribute("data-insert-snippet")).selectedOptions[0];
+    var box = form && $("#text", form);
+    if (!option || !box) { return; }
+    var start = box.selectionStart, end = box.selectionEnd, value = box.value;
+    var insert = option.getAttribute("data-text");
+    if (start > 0 && !/\s/.test(value.charAt(start - 1))) { insert = " " + insert; }
+    if (end < value.length && !/\s/.test(value.charAt(end))) { insert = insert + " "; }
+    box.value = value.slice(0, start) + insert + value.slice(end);
+    box.focus();
+    box.setSelectionRange(start + insert.length, start + insert.length);
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+
+  document.addEventListener("htmx:confirm", function (evt) {
+    // "Back to the page's text" asks only when there is a text of its own to throw away.
+    var field = evt.detail.elt.getAttribute && evt.detail.elt.getAttribute("data-version-reset");
+    if (!field) { return; }
+    var box = document.getElementById(field);
+    if (box && !box.value.trim()) {
+      evt.preventDefault();
+      evt.detail.issueRequest(true);
+    }
+  });
+
   document.addEventListener("htmx:afterSettle", function (evt) {
     // A description saved on the server clears its error.
     var target = evt.detail.target;
@@ -531,13 +561,13 @@
     var status = button.parentNode.querySelector("[data-copy-status]");
     function done(message) { if (status) { status.textContent = message; } }
     if (!input) { return; }
+    function selectIt() { input.focus(); input.select(); done("Selected: press Ctrl+C (or Cmd+C) to copy."); }
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(input.value).then(function () { done("Copied."); },
-        function () { input.select(); done("Selected: press Ctrl+C (or Cmd+C) to copy."); });
+      // Said at once, as the clipboard may take its time (or never answer, in a window without focus).
+      done("Copying…");
+      navigator.clipboard.writeText(input.value).then(function () { done("Copied."); }, selectIt);
     } else {
-      input.focus();
-      input.select();
-      done("Selected: press Ctrl+C (or Cmd+C) to copy.");
+      selectIt();
     }
   });
 

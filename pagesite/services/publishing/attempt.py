@@ -1,10 +1,12 @@
-"""Publishing a schedule through its provider: claim, call, record.
+"""One attempt at a schedule: wait for its time, claim, call, record.
 
 A schedule is published only by whoever moves it from ``queued`` (and due) to
 ``publishing`` in one conditional UPDATE. Duplicate jobs, a second scheduler,
 a retry or the reconciler can all try; exactly one claim succeeds. The
-provider is always called with the schedule's idempotency key, so even a
-worker that dies after the provider acted cannot make it post twice.
+provider is always called with the schedule's own idempotency key, so even a
+worker that dies after the provider acted cannot make it post twice, and a
+retry never starts while an earlier call for the same schedule still runs
+(``limits.LateCalls``).
 """
 
 import functools
@@ -15,25 +17,25 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from datetime import timedelta
-from types import SimpleNamespace
 
 from flask import current_app
 from sqlalchemy import bindparam, func, insert, select, update
 
-from .. import heartbeats, metrics, queueing
-from ..extensions import db, get_redis
-from ..limits import ProviderSlots, free_dead_holders
-from ..encryption import CredentialsUnreadable, decrypt
-from ..models import AttachmentAsset, Channel, Page, PageAttachment, PublishLog, Schedule
-from ..providers import (
+from ... import heartbeats, metrics, queueing
+from ...extensions import db, get_redis
+from ...limits import ChannelSlots, late_calls
+from ...encryption import UNREADABLE, CredentialsUnreadable, decrypt
+from ...models import AttachmentAsset, Channel, Page, PageAttachment, PageVersion, PublishLog, Schedule
+from ...providers import (
     AttachmentData, AuthenticationError, ChannelData, PageData, PermanentError, TransientError, get_provider,
 )
-from ..storage import get_storage
-from ..timeutil import UTCDateTime, utcnow
-from . import channels
+from ...storage import get_storage
+from ...tickets import Ticket
+from ...timeutil import UTCDateTime, utcnow
+from .. import channels
 
 log = logging.getLogger("pagesite.publish")
 
@@ -41,7 +43,8 @@ log = logging.getLogger("pagesite.publish")
 @dataclass
 class Attempt:
     outcome: str  # published, retrying, failed, skipped (not claimable), busy (no provider slot),
-    # handed_over (claimed; a worker thread calls the provider and records the result)
+    # handed_over (claimed; a worker thread calls the provider and records the result),
+    # deferred (an earlier call for the schedule is still running; tried again shortly)
     schedule_id: int
     log_id: int | None = None
 
@@ -57,14 +60,6 @@ class Attempt:
 
 
 @dataclass(frozen=True)
-class Due:
-    """What a publish job knows of the attempt it was made for (``queueing.publish_job_args``)."""
-    channel_id: int
-    next_attempt_at: object  # aware UTC: when the attempt is due
-    claimed_at: object = None  # when the previous attempt started, if one did
-
-
-@dataclass(frozen=True)
 class Claimed:
     """What a publish needs of the schedule it claimed, read in the claim's transaction."""
     id: int
@@ -73,8 +68,9 @@ class Claimed:
     channel_label: str
     provider: str
     attempt: int
-    attempt_limit: int
+    max_attempts: int
     claimed_at: object  # when this attempt started
+    key: str  # the schedule's idempotency key
     sent: dict  # what the provider is handed: {"text", "attachments": [{"id", "alt_text"}]}
 
 
@@ -83,101 +79,6 @@ def backoff_seconds(attempt, config=None):
     config = config or current_app.config
     ceiling = min(config["RETRY_MAX_SECONDS"], config["RETRY_BASE_SECONDS"] * 2 ** (attempt - 1))
     return ceiling * random.uniform(0.5, 1.0)
-
-
-_executor = None
-_executor_pid = None
-
-
-def _provider_executor():
-    """Threads for provider calls, so a call that hangs can be timed out (one pool per process)."""
-    global _executor, _executor_pid
-    if _executor is None or _executor_pid != os.getpid():
-        _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="provider")
-        _executor_pid = os.getpid()
-    return _executor
-
-
-IN_FLIGHT = "pagesite_in_flight"  # where a worker keeps its InFlight, in its app's extensions
-
-
-class InFlight:
-    """The publishes a worker process has handed to threads of its own.
-
-    A publish job holds for its time, takes its provider slot and claims in the
-    worker's main thread, then hands the provider call and the record of its
-    result to one of these threads and ends, so the worker takes its next job
-    while a network answers. At most ``limit`` are in flight per process; a
-    job waits for room before it takes a slot or claims. The claim names the
-    worker, so if the process dies with publishes in flight, the reconciler
-    rescues them as it rescues any dead worker's claims (same idempotency key).
-
-    A provider whose calls end within a few milliseconds (the sandbox, a
-    receiver next door) is cheaper to wait for than to hand over: threads
-    then only contend for the interpreter and the database. So each process
-    keeps a running average of each provider's call time, and hands over only
-    the calls of providers slower than ``hand_over_above_ms`` (and any
-    provider's first call).
-    """
-
-    hand_over_above_ms = 5.0
-
-    def __init__(self, app, limit):
-        self.app = app
-        self.limit = limit
-        self._room = threading.BoundedSemaphore(limit)
-        self._threads = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="publish")
-        self._idle = threading.Condition()
-        self._running = 0
-        self._call_ms = {}  # provider name -> running average of its call time here
-
-    def observe(self, provider, duration_ms):
-        average = self._call_ms.get(provider)
-        self._call_ms[provider] = duration_ms if average is None else 0.8 * average + 0.2 * duration_ms
-
-    def worth_handing_over(self, provider):
-        return self._call_ms.get(provider, float("inf")) > self.hand_over_above_ms
-
-    def reserve(self):
-        """Wait for room (a publish in flight ends within the provider timeout and the record)."""
-        self._room.acquire()
-        with self._idle:
-            self._running += 1
-
-    def release(self):
-        with self._idle:
-            self._running -= 1
-            self._idle.notify_all()
-        self._room.release()
-
-    def run(self, publish):
-        """Run ``publish`` (a reserved publish's rest) in a thread, inside the app's context."""
-
-        def rest():
-            try:
-                with self.app.app_context():
-                    publish()
-            except Exception:  # already logged where it can be; the reconciler rescues the claim
-                log.exception("a publish handed to a thread failed")
-            finally:
-                self.release()
-
-        self._threads.submit(rest)
-
-    def in_flight(self):
-        with self._idle:
-            return self._running
-
-    def drain(self, timeout=None):
-        """Wait until every publish in flight is recorded (a worker stopping warmly); whether all were."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._idle:
-            while self._running:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
 
 
 # The publish path's statements, built once and run as plain Core: on a busy
@@ -192,6 +93,7 @@ class InFlight:
 # around each step made nine.
 _schedules, _pages, _channels = Schedule.__table__.c, Page.__table__.c, Channel.__table__.c
 _links, _assets, _logs = PageAttachment.__table__.c, AttachmentAsset.__table__.c, PublishLog.__table__.c
+_versions = PageVersion.__table__.c
 # (Not named after columns: an UPDATE or INSERT reserves those names for its values.)
 _NOW = bindparam("at", type_=UTCDateTime())
 _ID = bindparam("schedule_id")
@@ -206,7 +108,8 @@ _CLAIM = update(Schedule.__table__) \
 
 _READ_CLAIMED = select(
     _schedules.page_id, _schedules.channel_id, _schedules.scheduled_at, _schedules.attempts,
-    _schedules.attempt_limit, _schedules.claimed_at, _pages.text,
+    _schedules.max_attempts, _schedules.claimed_at, _schedules.idempotency_key,
+    func.coalesce(_versions.text, _pages.text).label("text"),  # the channel's own version, else the page
     _channels.provider, _channels.name, _channels.settings, _channels.credentials_encrypted, _channels.account,
     _channels.limits, _channels.status.label("channel_status"), _channels.last_error,
     _assets.id.label("attachment_id"), _assets.storage_key, _assets.content_type, _assets.size_bytes,
@@ -215,6 +118,7 @@ _READ_CLAIMED = select(
     Schedule.__table__
     .join(Page.__table__, _pages.id == _schedules.page_id)
     .join(Channel.__table__, _channels.id == _schedules.channel_id)
+    .outerjoin(PageVersion.__table__, (_versions.page_id == _pages.id) & (_versions.channel_id == _channels.id))
     .outerjoin(PageAttachment.__table__, _links.page_id == _pages.id)
     .outerjoin(AttachmentAsset.__table__, _assets.id == _links.attachment_id)
 ).where(_schedules.id == _ID).order_by(_links.position)
@@ -277,8 +181,8 @@ def _read_claimed(connection, schedule_id):
     # committed before it is read whole, and none can commit after it (see _CLAIM).
     sent = {"text": first.text, "attachments": [{"id": a.id, "alt_text": a.alt_text} for a in attachments]}
     claimed = Claimed(id=schedule_id, page_id=first.page_id, channel_id=first.channel_id, channel_label=label,
-                      provider=first.provider, attempt=first.attempts, attempt_limit=first.attempt_limit,
-                      claimed_at=first.claimed_at, sent=sent)
+                      provider=first.provider, attempt=first.attempts, max_attempts=first.max_attempts,
+                      claimed_at=first.claimed_at, key=first.idempotency_key, sent=sent)
     channel = ChannelData(id=first.channel_id, provider=first.provider, name=first.name,
                           settings=dict(first.settings or {}), credentials={}, account=dict(first.account or {}),
                           limits=dict(first.limits or {}))
@@ -291,36 +195,85 @@ def _read_claimed(connection, schedule_id):
     else:
         try:
             channel.credentials = decrypt(first.credentials_encrypted)
-        except CredentialsUnreadable as e:
-            blocked = AuthenticationError(str(e))
+        except CredentialsUnreadable:
+            blocked = AuthenticationError(f"{label}: {UNREADABLE}.")
     page = PageData(id=first.page_id, text=first.text, attachments=attachments, scheduled_at=first.scheduled_at)
     return claimed, page, channel, blocked
 
 
-def _call_provider(provider, page, schedule_id, attempt, idempotency_key, on_end=None, last_attempt_at=None):
-    """(result, error, duration_ms); a timeout is a transient error of unknown outcome.
+_executor = None
+_executor_pid = None
 
-    ``on_end`` runs when the call really ends, which for a call that timed out
-    is later than this function returns."""
-    timeout = current_app.config["PUBLISH_TIMEOUT"]
-    started = time.monotonic()
-    future = _provider_executor().submit(
-        provider.publish, page, idempotency_key, schedule_id=schedule_id, attempt=attempt,
-        last_attempt_at=last_attempt_at,
-    )
-    if on_end is not None:
-        future.add_done_callback(lambda _future: on_end())
-    result = error = None
+
+def _provider_executor(config):
+    """Threads for provider calls, so a call that hangs can be timed out (one pool per process).
+
+    Twice the publishes a process may have in flight: a call that outlived its
+    timeout keeps its thread until it ends, and must not starve the next call."""
+    global _executor, _executor_pid
+    if _executor is None or _executor_pid != os.getpid():
+        _executor = ThreadPoolExecutor(max_workers=2 * int(config["PUBLISHES_PER_WORKER"]),
+                                       thread_name_prefix="provider")
+        _executor_pid = os.getpid()
+    return _executor
+
+
+def _call_provider(provider, page, claimed, on_end, last_attempt_at=None):
+    """(result, error, duration_ms, sent); a timeout is a transient error of unknown outcome.
+    ``sent``: whether the call started at all (the page reached the provider).
+
+    The timeout counts from when the call starts, not from when it was handed
+    to the pool. ``on_end`` runs when the call really ends, which for a call
+    that timed out is later than this function returns; until then the call
+    is held as late (``limits.late_calls``), so no retry starts beside it."""
+    config = current_app.config
+    timeout = float(config["PUBLISH_TIMEOUT"])
+    started = threading.Event()
+    began = []
+
+    def call():
+        began.append(time.monotonic())
+        started.set()
+        return provider.publish(page, claimed.key, schedule_id=claimed.id, attempt=claimed.attempt,
+                                last_attempt_at=last_attempt_at)
+
+    guard = threading.Lock()
+    late = []  # the late-call hold, once the call outlives its timeout
+
+    def ended(_future):
+        with guard:
+            for hold in late:
+                hold.release()
+        on_end()
+
+    future = _provider_executor(config).submit(call)
+    future.add_done_callback(ended)
+    if not started.wait(timeout) and future.cancel():
+        # Every thread is taken by calls that outlived their timeout: nothing was sent.
+        return None, TransientError(f"Every provider thread of this process was busy for {timeout:g} s; "
+                                    "nothing was sent, so it will be tried again."), 0, False
+    started.wait()
+    done, _ = futures_wait([future], timeout=max(0.0, began[0] + timeout - time.monotonic()))
+    if not done:
+        with guard:
+            if not future.done():
+                late.append(late_calls.hold(get_redis(), claimed.id, heartbeats.ttl(config),
+                                            heartbeats.interval(config)))
+    if late:
+        result, error = None, TransientError(
+            f"The provider did not answer within {timeout:g} s; the outcome is unknown, so it will be "
+            "retried with the same idempotency key, once this call has ended.", outcome_unknown=True)
+    else:  # it ended in time (or just then)
+        result, error = _outcome(future)
+    return result, error, int((time.monotonic() - began[0]) * 1000), True
+
+
+def _outcome(future):
+    """(result, error) of a call that ended."""
     try:
-        result = future.result(timeout=timeout)
-    except FuturesTimeout:
-        error = TransientError(
-            f"The provider did not answer within {timeout} s; the outcome is unknown, so it will be "
-            "retried with the same idempotency key."
-        )
+        return future.result(timeout=0), None
     except Exception as e:  # ProviderError, or a bug in the provider: retry, then fail visibly
-        error = e if hasattr(e, "transient") else TransientError(f"Unexpected provider error: {e!r}")
-    return result, error, int((time.monotonic() - started) * 1000)
+        return None, e if hasattr(e, "transient") else TransientError(f"Unexpected provider error: {e!r}")
 
 
 def _finish(claimed, result, error, duration_ms, credentials=None, sent=True):
@@ -340,26 +293,31 @@ def _finish(claimed, result, error, duration_ms, credentials=None, sent=True):
                      notes=[str(note) for note in result.notes])
         outcome = "published"
         # No status condition: if the reconciler already requeued this attempt,
-        # the provider still published it, and that is the truth to record.
+        # the provider still published it, and that is the truth to record
+        # (and nothing is planned for it any more).
         values = dict(status="published", published_at=now, external_id=result.external_id,
-                      url=result.url, last_error=None)
+                      url=result.url, last_error=None, next_attempt_at=None, outcome_unknown=False)
     else:
         message = str(error)
+        # Whether the network may have acted (a timeout after sending): the page then stays
+        # unchangeable until an attempt knows, so the retry sends what this one sent.
+        unknown = bool(getattr(error, "outcome_unknown", False))
         if isinstance(error, AuthenticationError):
             # The channel, not the page, is at fault: other channels carry on.
             channels.mark_needs_attention(claimed.channel_id, message)
             db.session.commit()
             message += f" Reconnect {claimed.channel_label} under Settings → Channels, then retry this schedule."
         entry.update(status="failed", error=message)
-        if error.transient and attempt < claimed.attempt_limit:
+        if error.transient and attempt < claimed.max_attempts:
             outcome = "retrying"
             # The network's own "try again after" wins over our backoff.
             retry_after = getattr(error, "retry_after", None)
             delay = max(0.0, float(retry_after)) if retry_after is not None else backoff_seconds(attempt)
-            values = dict(status="queued", last_error=message, next_attempt_at=now + timedelta(seconds=delay))
+            values = dict(status="queued", last_error=message, next_attempt_at=now + timedelta(seconds=delay),
+                          outcome_unknown=unknown)
         else:
             outcome = "failed"
-            values = dict(status="failed", last_error=message)
+            values = dict(status="failed", last_error=message, next_attempt_at=None, outcome_unknown=unknown)
     if credentials is not None:
         # A refreshed session is kept even if recording the attempt fails after it.
         channels.store_credentials(claimed.channel_id, credentials)
@@ -371,8 +329,7 @@ def _finish(claimed, result, error, duration_ms, credentials=None, sent=True):
     log.info(json.dumps(record))
     metrics.publish_finished(claimed.provider, outcome, duration_ms)
     if outcome == "retrying" and moved:
-        queueing.dispatch(SimpleNamespace(id=claimed.id, channel_id=claimed.channel_id,
-                                          next_attempt_at=values["next_attempt_at"], claimed_at=claimed.claimed_at))
+        queueing.dispatch(Ticket(claimed.id, claimed.channel_id, values["next_attempt_at"], claimed.claimed_at))
     return Attempt(outcome, claimed.id, log_id)
 
 
@@ -403,10 +360,10 @@ def _look(schedule_id):
         return connection.execute(_LOOK, dict(schedule_id=schedule_id)).first()
 
 
-def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None, in_flight=None):
+def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, ticket=None, in_flight=None):
     """Publish one schedule if it is queued and due; otherwise do nothing.
 
-    ``due`` is what the job knows of its attempt; without it, the schedule is
+    ``ticket`` is what the job knows of its attempt; without it, the schedule is
     read first. An attempt due within ``hold_seconds`` is waited for: its job
     was handed out ahead of time. Then the claim decides, so a schedule canceled
     or moved meanwhile is skipped (a moved one has a job of its own), and
@@ -416,7 +373,7 @@ def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None, i
     record may run in one of its threads once the schedule is claimed; the
     outcome returned is then ``handed_over``.
     """
-    if due is None:
+    if ticket is None:
         # A look first, so a job with nothing to do never takes or waits for a slot.
         found = _look(schedule_id)
         give_up = time.monotonic() + hold_seconds  # in all: moved again and again, it is the new job's
@@ -426,20 +383,20 @@ def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None, i
             found = _look(schedule_id)
         if found is None or found.status != "queued" or found.next_attempt_at > utcnow():
             return _skipped(schedule_id, found.status if found else None)
-        due = Due(found.channel_id, found.next_attempt_at, found.claimed_at)
+        ticket = Ticket(schedule_id, found.channel_id, found.next_attempt_at, found.claimed_at)
     else:
-        ahead = (due.next_attempt_at - utcnow()).total_seconds()
+        ahead = (ticket.due_at - utcnow()).total_seconds()
         if ahead > hold_seconds:  # handed out too early (clocks apart): the reconciler hands it out again
             return _skipped(schedule_id, "not yet due")
         if ahead > 0:
             time.sleep(ahead + 0.001)  # the job carries its time as a float: a microsecond either way
 
     if in_flight is None:
-        return _publish_due(schedule_id, claimed_by, due, None)
+        return _publish_due(ticket, claimed_by, None)
     in_flight.reserve()
     handed_over = False
     try:
-        attempt = _publish_due(schedule_id, claimed_by, due, in_flight)
+        attempt = _publish_due(ticket, claimed_by, in_flight)
         handed_over = attempt.outcome == "handed_over"
         return attempt
     finally:
@@ -447,23 +404,47 @@ def publish_schedule(schedule_id, claimed_by=None, hold_seconds=0.0, due=None, i
             in_flight.release()
 
 
-def _slot_lease_seconds(config):
+def slot_lease_seconds(config):
     """How long a provider slot is leased: a call's timeout and a margin (a worker that dies frees it then)."""
     return config["PUBLISH_TIMEOUT"] + 10
 
 
-def _publish_due(schedule_id, claimed_by, due, in_flight):
+def _defer(ticket, seconds):
+    """Try again in ``seconds`` (an earlier call for this schedule is still running),
+    without an attempt: a new ticket for the new time, if the schedule is still this one's."""
+    later = utcnow() + timedelta(seconds=seconds)
+    with _autocommit() as connection:
+        moved = connection.execute(
+            update(Schedule.__table__)
+            # Still queued and due, as our claim would have required: otherwise it was
+            # canceled, taken or moved, and is not this ticket's any more.
+            .where(_schedules.id == ticket.schedule_id, _schedules.status == "queued",
+                   _schedules.next_attempt_at <= utcnow())
+            .values(next_attempt_at=later)).rowcount == 1
+    log.info(json.dumps({"event": "publish_deferred", "schedule_id": ticket.schedule_id,
+                         "reason": "earlier call still running", "moved": moved}))
+    if moved:
+        queueing.dispatch(Ticket(ticket.schedule_id, ticket.channel_id, later, ticket.last_claimed_at))
+    return Attempt("deferred", ticket.schedule_id)
+
+
+def _publish_due(ticket, claimed_by, in_flight):
     """Take the channel's slot, claim, and publish (here, or in ``in_flight``'s thread)."""
     config = current_app.config
+    schedule_id = ticket.schedule_id
+    connection = get_redis()
+    # Only a retry can meet an earlier call of its own (one that outlived its timeout).
+    if ticket.is_retry and late_calls.running(connection, schedule_id):
+        return _defer(ticket, heartbeats.interval(config))
     # The cap is per channel: one busy account does not hold up the others.
-    slots = ProviderSlots(
-        get_redis(), f"channel-{due.channel_id}", config["PROVIDER_CONCURRENCY"],
-        lease_seconds=_slot_lease_seconds(config),
+    slots = ChannelSlots(
+        connection, ticket.channel_id, config["CHANNEL_CONCURRENCY"],
+        lease_seconds=slot_lease_seconds(config),
     )
     claimed_by = claimed_by or heartbeats.process_id("app")
     token = slots.acquire(wait_seconds=config["PUBLISH_TIMEOUT"], holder=claimed_by)
     if token is None:
-        log.info(json.dumps({"event": "publish_busy", "schedule_id": schedule_id, "channel_id": due.channel_id}))
+        log.info(json.dumps({"event": "publish_busy", "schedule_id": schedule_id, "channel_id": ticket.channel_id}))
         return Attempt("busy", schedule_id)
     slot_handed_over = False
     try:
@@ -473,7 +454,7 @@ def _publish_due(schedule_id, claimed_by, due, in_flight):
                 return _skipped(schedule_id, status)
             claimed, page, channel, blocked = _read_claimed(connection, schedule_id)
         # Lateness is the worker's: from when this attempt was due, not from the user's time.
-        metrics.publish_claimed(claimed.provider, (utcnow() - due.next_attempt_at).total_seconds())
+        metrics.publish_claimed(claimed.provider, (utcnow() - ticket.due_at).total_seconds())
         if blocked is not None:
             return _finish(claimed, None, blocked, 0, sent=False)
         provider = get_provider(channel, config)
@@ -482,14 +463,13 @@ def _publish_due(schedule_id, claimed_by, due, in_flight):
             credentials_before = dict(channel.credentials)
             # The slot is freed when the provider call ends, not when we stop
             # waiting for it: a call that timed out still counts against the limit.
-            result, error, duration_ms = _call_provider(provider, page, schedule_id, claimed.attempt,
-                                                        Schedule.key_for(schedule_id),
-                                                        on_end=lambda: slots.release(token),
-                                                        last_attempt_at=due.claimed_at)
+            result, error, duration_ms, sent = _call_provider(provider, page, claimed,
+                                                              on_end=lambda: slots.release(token),
+                                                              last_attempt_at=ticket.last_claimed_at)
             if in_flight is not None:
                 in_flight.observe(claimed.provider, duration_ms)
             changed = channel.credentials if channel.credentials != credentials_before else None
-            return _finish(claimed, result, error, duration_ms, credentials=changed)
+            return _finish(claimed, result, error, duration_ms, credentials=changed, sent=sent)
 
         if in_flight is None or not in_flight.worth_handing_over(claimed.provider):
             slot_handed_over = True
@@ -502,132 +482,3 @@ def _publish_due(schedule_id, claimed_by, due, in_flight):
             slots.release(token)
 
 
-def publish_within(schedule_id, claimed_by, wait_seconds):
-    """Publish now, but answer within ``wait_seconds``: the Attempt if it ended
-    by then, else Attempt("publishing") while it carries on in the background.
-
-    The publish runs in a thread of its own that keeps a heartbeat under
-    ``claimed_by``: if this process dies mid-publish, the reconciler sees the
-    silence and hands the schedule to a worker (same idempotency key). A
-    provider slot that stays busy is left to a worker too (outcome ``busy``).
-    """
-    app = current_app._get_current_object()
-    config = app.config
-    finished = threading.Event()
-    outcome = {}
-
-    def run():
-        try:
-            with app.app_context():
-                connection = get_redis()
-                with heartbeats.beating(connection, claimed_by, heartbeats.ttl(config), heartbeats.interval(config)):
-                    attempt = publish_schedule(schedule_id, claimed_by=claimed_by)
-                if attempt.outcome == "busy":
-                    queueing.dispatch(db.session.get(Schedule, schedule_id))
-                # Ids only: the log row belongs to this thread's session.
-                outcome.update(outcome=attempt.outcome, log_id=attempt.log_id)
-        except BaseException as e:
-            outcome["error"] = e
-            log.exception("publish-now of schedule %s failed", schedule_id)
-        finally:
-            finished.set()
-
-    threading.Thread(target=run, name=f"publish-now-{schedule_id}", daemon=True).start()
-    if not finished.wait(wait_seconds):
-        return Attempt("publishing", schedule_id)
-    if "error" in outcome:
-        raise outcome["error"]
-    return Attempt(outcome["outcome"], schedule_id, outcome["log_id"])
-
-
-def _lost(schedule, now):
-    """Record an attempt whose worker vanished, and queue it again (same key)."""
-    attempt = schedule.attempts
-    message = (
-        f"Attempt {attempt} was interrupted (its worker stopped before recording the result). "
-        "It is retried with the same idempotency key, so it cannot post twice."
-    )
-    retry = attempt < schedule.attempt_limit
-    values = dict(status="queued", next_attempt_at=now, last_error=message) if retry else dict(
-        status="failed", last_error=message + " No attempts are left; check the provider before retrying."
-    )
-    result = db.session.execute(
-        update(Schedule)
-        .where(Schedule.id == schedule.id, Schedule.status == "publishing", Schedule.attempts == attempt)
-        .values(updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        db.session.rollback()
-        return False
-    db.session.add(PublishLog(
-        page_id=schedule.page_id, schedule_id=schedule.id, channel_id=schedule.channel_id, provider=schedule.provider,
-        attempt=attempt, status="failed", error=message, created_at=now,
-    ))
-    db.session.commit()
-    log.info(json.dumps({"event": "publish_lost", "schedule_id": schedule.id, "attempt": attempt,
-                         "requeued": retry}))
-    metrics.publish_finished(schedule.provider, "lost")
-    if retry:
-        db.session.refresh(schedule)
-        queueing.dispatch(schedule)  # at once, rather than a grace period later
-    return True
-
-
-def reconcile(batch=5000):
-    """Rescue schedules whose worker died, and enqueue due ones Redis lost."""
-    config = current_app.config
-    connection = get_redis()
-    now = utcnow()
-    hard_limit = timedelta(seconds=queueing.job_timeout(config) + 5)
-    # A worker (or a web process publishing now) whose heartbeat mark has
-    # expired has been silent for a whole TTL.
-    dead_after = timedelta(seconds=heartbeats.ttl(config))
-
-    def dead(claimer_id):
-        return not heartbeats.claimer_alive(connection, claimer_id)
-
-    rescued = 0
-    for schedule in db.session.scalars(select(Schedule).where(Schedule.status == "publishing")).all():
-        age = now - (schedule.claimed_at or now)
-        if (age > dead_after and dead(schedule.claimed_by or "")) or age > hard_limit:
-            rescued += _lost(schedule, now)
-    # And the provider slots they held, which their leases would keep for a while yet.
-    freed = free_dead_holders(connection, dead, lease_seconds=_slot_lease_seconds(config),
-                              settled_seconds=heartbeats.ttl(config))
-
-    # A due schedule normally leaves the scheduler within one interval; past
-    # this grace, one without a live job has lost it.
-    grace = timedelta(seconds=2 * float(config["SCHEDULER_INTERVAL"]) + 2)
-    # Plain rows with what a job needs (queueing.publish_job_args), which a commit does not
-    # expire them (ORM objects would each be reloaded, one query apiece).
-    due = db.session.execute(
-        select(Schedule.id, Schedule.channel_id, Schedule.next_attempt_at, Schedule.claimed_at)
-        .where(Schedule.status == "queued", Schedule.next_attempt_at <= now - grace)
-        .order_by(Schedule.next_attempt_at, Schedule.id)
-        .limit(batch)
-    ).all()
-    db.session.commit()
-    job_ids = [queueing.publish_job_id(s) for s in due]
-    live = queueing.job_statuses(job_ids, connection)
-    # A job still "queued" or "scheduled" long after its time may be in no list
-    # at all: its worker died between taking it off the queue and starting it.
-    stranded_after = grace + timedelta(seconds=heartbeats.ttl(config))
-    looked = 0
-    requeued = 0
-    for schedule, job_id in zip(due, job_ids):
-        status, worker = live.get(job_id, (None, ""))
-        # A job "started" on a queued schedule whose worker is dead (or that
-        # started long ago) lost its worker before the claim, for instance
-        # while it waited for a provider slot.
-        lost = status is None or (status == "started" and (dead(worker) or now - schedule.next_attempt_at > hard_limit))
-        if not lost and status in ("queued", "scheduled") and now - schedule.next_attempt_at > stranded_after \
-                and looked < 100:  # each look scans the queue: a few per pass
-            looked += 1
-            lost = not queueing.is_waiting(job_id, status, connection)
-        if lost:
-            queueing.enqueue_now(schedule, connection)
-            requeued += 1
-    if rescued or requeued or freed:
-        log.info(json.dumps({"event": "reconcile", "rescued": rescued, "requeued": requeued, "freed_slots": freed}))
-    return {"rescued": rescued, "requeued": requeued, "freed_slots": freed}
