@@ -86,6 +86,10 @@ def _configure_logging(app):
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         logging.getLogger("pagesite").addHandler(handler)
         logging.getLogger("pagesite").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    # httpx logs each request's address at INFO, and a Telegram bot's token is part of its address:
+    # whatever the root logger is set to, request lines are never written.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _configure_extensions(app):

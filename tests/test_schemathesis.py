@@ -49,6 +49,8 @@ DOMAIN_RULES = (
     # An import: what the CSV file holds, which import exists and whether its rows can be created.
     "The first line must name the columns", "The file has no rows", "not UTF-8", "cannot be read as CSV",
     "Unknown time zone", "No row can be created", "rows have problems", "At most 5,000 rows",
+    # Marking a schedule as published: a link to the post, if any.
+    "Must be the post's address",
 )
 # A channel's settings and credentials are checked against its provider's own
 # schema (`GET /api/providers`) and then by the network itself: refusals on

@@ -15,6 +15,7 @@ API_ROUTES_NEEDING_A_TOKEN = [
     ("GET", "/api/pages"), ("POST", "/api/pages"), ("GET", "/api/pages/1"), ("GET", "/api/pages/1/logs"),
     ("GET", "/api/schedules"), ("POST", "/api/schedules"), ("POST", "/api/schedules/bulk"), ("GET", "/api/schedules/1"),
     ("PATCH", "/api/schedules/1"), ("POST", "/api/schedules/1/cancel"), ("POST", "/api/schedules/1/retry"),
+    ("POST", "/api/schedules/1/mark-published"),
     ("GET", "/api/providers"), ("POST", "/api/providers/stub/publish"),
     ("GET", "/api/queue"), ("PUT", "/api/queue"), ("POST", "/api/calendar-feed"), ("DELETE", "/api/calendar-feed"),
     ("POST", "/api/pages/1/duplicate"), ("PATCH", "/api/pages/1"), ("DELETE", "/api/pages/1"),

@@ -322,6 +322,17 @@ def retry_schedule(schedule_id):
     return schedules.retry_schedule(schedule_id)
 
 
+@bp.post("/schedules/<int:schedule_id>/mark-published")
+@endpoint("markSchedulePublished", "Schedules", "Mark a failed schedule as published",
+          "For a schedule that may have been published (`outcome_unknown`) and was, as the network shows: it "
+          "becomes published, with the post's link if given. Nothing is sent; the publish log says so.",
+          body=s.PublishedByHand, response=s.Schedule, errors=[
+              NOT_FOUND,
+              ProblemResponse(409, "The schedule is not failed; `schedule_status` says what it is.")])
+def mark_schedule_published(schedule_id, body):
+    return schedules.mark_published(schedule_id, body.url)
+
+
 # Providers
 
 @bp.get("/providers")

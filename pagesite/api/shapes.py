@@ -331,6 +331,12 @@ class NewTime(Input):
     scheduled_at: When
 
 
+class PublishedByHand(Input):
+    """What the person saw on the network."""
+
+    url: Optional[str] = Field(None, max_length=2048, description="The post's address, if they have it.")
+
+
 class QueueSlot(Input):
     weekday: Literal[WEEKDAYS]
     time: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="24-hour local time, HH:MM.")
@@ -397,6 +403,10 @@ class ScheduleSummary(Output):
     attempts: int = Field(ge=0, description="Attempts made so far.")
     max_attempts: int = Field(ge=0, description="Attempts allowed before it fails.")
     last_error: Optional[str] = Field(description="Why the last attempt failed.")
+    outcome_unknown: bool = Field(description=(
+        "The last attempt may have reached the network without an answer coming back. Queued: the retry sends "
+        "the same content with the same key. Failed: it may have been published (on a network without "
+        "idempotency it is never sent again by itself); mark it as published or retry it."))
     published_at: Optional[Timestamp] = when("When it was published")
     external_id: Optional[str] = Field(description="The provider's id for the post.")
     url: Optional[str] = Field(description="The post's address at the provider.")

@@ -191,6 +191,11 @@ class Provider:
     # connect form. A credentials property marked ``"secret": true`` is never shown again.
     settings_schema = {"type": "object", "properties": {}}
     credentials_schema = {"type": "object", "properties": {}}
+    # Whether the network posts once per idempotency key, however often it is sent (Mastodon's
+    # Idempotency-Key, Bluesky's record key, a webhook-id receivers deduplicate on). Where it does
+    # not (Telegram, Discord), an attempt whose outcome is unknown is never sent again by itself:
+    # the schedule fails as "may have been published", and the person decides.
+    idempotent = True
 
     def __init__(self, channel: ChannelData, config=None):
         self.channel = channel

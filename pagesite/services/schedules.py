@@ -1,7 +1,8 @@
-"""Scheduling pages: create, list (and export as CSV), cancel, reschedule, retry, publish now."""
+"""Scheduling pages: create, list (and export as CSV), cancel, reschedule, retry, mark as published, publish now."""
 
 import csv
 import io
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +13,7 @@ from flask import current_app
 from .. import heartbeats, queueing
 from ..errors import Conflict, NotFound, ProviderBusy, ValidationFailed
 from ..extensions import db
-from ..models import SCHEDULE_STATUSES, Page, PageAttachment, Schedule
+from ..models import SCHEDULE_STATUSES, Page, PageAttachment, PublishLog, Schedule
 from ..timeutil import isoformat, parse_aware, utcnow
 from ..tickets import Ticket
 from . import calendar, channels, posting_queue, publishing
@@ -338,6 +339,45 @@ def retry_schedule(schedule_id):
         raise Conflict(f"Schedule {schedule.id} is {schedule.status}; only a failed schedule can be retried.",
                        schedule_status=schedule.status)
     queueing.dispatch(Ticket.of(schedule))
+    return schedule
+
+
+def _post_link(url):
+    """A link to a post, as a person pasted it: http(s), or None for none."""
+    if url is None or (isinstance(url, str) and not url.strip()):
+        return None
+    url = url.strip() if isinstance(url, str) else url
+    if not isinstance(url, str) or len(url) > 2048 or not is_unicode_text(url) \
+            or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise ValidationFailed.single("url", "Must be the post's address, starting with https:// (or leave it "
+                                             "empty).")
+    return url
+
+
+def mark_published(schedule_id, url=None):
+    """Record that a failed schedule was published after all, as the person saw on the network
+    (the answer to "may have been published"). Nothing is sent; the publish log says it was by hand."""
+    schedule = get_schedule(schedule_id)
+    url = _post_link(url)
+    now = utcnow()
+    result = db.session.execute(
+        update(Schedule)
+        .where(Schedule.id == schedule.id, Schedule.status == "failed")
+        .values(status="published", published_at=now, url=url, external_id=None, last_error=None,
+                next_attempt_at=None, outcome_unknown=False, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        db.session.refresh(schedule)
+        raise Conflict(f"Schedule {schedule.id} is {schedule.status}; only a failed schedule can be marked as "
+                       "published.", schedule_status=schedule.status)
+    db.session.add(PublishLog(
+        page_id=schedule.page_id, schedule_id=schedule.id, channel_id=schedule.channel_id,
+        provider=schedule.provider, attempt=schedule.attempts, status="published", url=url, created_at=now,
+        notes=["Marked as published by hand: pagesite sent nothing this time."]))
+    db.session.commit()
+    db.session.refresh(schedule)
     return schedule
 
 

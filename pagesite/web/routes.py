@@ -374,6 +374,25 @@ ACTIONS = {
 }
 
 
+@bp.post("/schedules/<int:schedule_id>/mark-published")
+def mark_published(schedule_id):
+    """The answer to "may have been published": it was, as the person saw on the network."""
+    try:
+        schedules.mark_published(schedule_id, request.form.get("url"))
+    except ValidationFailed as e:
+        if not is_htmx():
+            raise
+        context = _schedules_context(request.form)
+        return render_template("web/_schedules_region.html", mark_errors={schedule_id: e.errors.get("url")},
+                               mark_url=request.form.get("url", ""), **context), 422
+    if not is_htmx():
+        return redirect(url_for(".schedule_list", page=request.form.get("page"),
+                                **{name: request.form[name] for name in FILTERS if request.form.get(name)}))
+    context = _schedules_context(request.form)
+    return render_template("web/_schedules_region.html", message=f"Schedule {schedule_id} is marked as published.",
+                           **context)
+
+
 @bp.post("/schedules/<int:schedule_id>/<any(cancel, retry, 'publish-now'):action>")
 def schedule_action(schedule_id, action):
     run, message = ACTIONS[action]

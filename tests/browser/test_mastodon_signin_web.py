@@ -27,7 +27,7 @@ def start_signin(site, mock, name="My Mastodon"):
     page.locator("#connect-mastodon summary").click()
     page.locator("#connect-mastodon-name").fill(name)
     page.locator("#connect-mastodon-settings-instance_url").fill(mock.url)
-    page.locator("#connect-mastodon-settings-visibility").fill("unlisted")
+    page.locator("#connect-mastodon-settings-visibility").select_option("unlisted")
     page.get_by_role("button", name="Sign in through the instance").click()
     return page
 

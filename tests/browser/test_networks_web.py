@@ -81,7 +81,7 @@ def test_a_refused_mastodon_token_keeps_what_was_typed_but_the_token(site, masto
     page.locator("#connect-mastodon summary").click()
     page.locator("#connect-mastodon-name").fill("Typed once")
     page.locator("#connect-mastodon-settings-instance_url").fill(mastodon_mock.url)
-    page.locator("#connect-mastodon-settings-visibility").fill("unlisted")
+    page.locator("#connect-mastodon-settings-visibility").select_option("unlisted")
     page.locator("#connect-mastodon-settings-language").fill("de")
     page.locator("#connect-mastodon-credentials-access_token").fill("not-a-real-token")
     page.get_by_role("button", name="Connect Mastodon").click()

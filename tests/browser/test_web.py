@@ -89,6 +89,8 @@ def test_upload_shows_progress_and_saves_the_description(site, app):
     attachment_id = int(item.get_attribute("data-attachment-id"))
     thumbnail = item.locator("img.thumb")
     expect(thumbnail).to_be_visible()
+    # Visible is not loaded: the bytes may still be on their way (through a redirect to the store).
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
     assert page.evaluate("img => img.naturalWidth", thumbnail.element_handle()) == 900
 
     description.fill("Static on an old television")

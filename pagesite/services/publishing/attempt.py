@@ -31,6 +31,7 @@ from ...encryption import UNREADABLE, CredentialsUnreadable, decrypt
 from ...models import AttachmentAsset, Channel, Page, PageAttachment, PageVersion, PublishLog, Schedule
 from ...providers import (
     AttachmentData, AuthenticationError, ChannelData, PageData, PermanentError, TransientError, get_provider,
+    provider_class,
 )
 from ...storage import get_storage
 from ...tickets import Ticket
@@ -72,6 +73,20 @@ class Claimed:
     claimed_at: object  # when this attempt started
     key: str  # the schedule's idempotency key
     sent: dict  # what the provider is handed: {"text", "attachments": [{"id", "alt_text"}]}
+
+
+def repeatable(provider_name):
+    """Whether sending a schedule again with its key cannot post it twice on this network."""
+    cls = provider_class(provider_name)
+    return cls is None or cls.idempotent
+
+
+def unconfirmed(provider_name, reason):
+    """What a schedule that may have been published says, on a network that offers no idempotency."""
+    label = getattr(provider_class(provider_name), "label", provider_name)
+    return (f"May have been published: {reason} {label} offers no way to send a post only once, so pagesite "
+            "does not send it again by itself. Look at the channel, then choose Mark as published (with its "
+            "link, if you like) or Send again.")
 
 
 def backoff_seconds(attempt, config=None):
@@ -260,9 +275,11 @@ def _call_provider(provider, page, claimed, on_end, last_attempt_at=None):
                 late.append(late_calls.hold(get_redis(), claimed.id, heartbeats.ttl(config),
                                             heartbeats.interval(config)))
     if late:
+        then = ("it will be retried with the same idempotency key, once this call has ended"
+                if repeatable(claimed.provider) else "it is not sent again by itself")
         result, error = None, TransientError(
-            f"The provider did not answer within {timeout:g} s; the outcome is unknown, so it will be "
-            "retried with the same idempotency key, once this call has ended.", outcome_unknown=True)
+            f"The provider did not answer within {timeout:g} s; the outcome is unknown, so {then}.",
+            outcome_unknown=True)
     else:  # it ended in time (or just then)
         result, error = _outcome(future)
     return result, error, int((time.monotonic() - began[0]) * 1000), True
@@ -302,13 +319,17 @@ def _finish(claimed, result, error, duration_ms, credentials=None, sent=True):
         # Whether the network may have acted (a timeout after sending): the page then stays
         # unchangeable until an attempt knows, so the retry sends what this one sent.
         unknown = bool(getattr(error, "outcome_unknown", False))
+        # A network that may post twice is never sent the same post again blindly.
+        blind_repeat = unknown and not repeatable(claimed.provider)
+        if blind_repeat:
+            message = unconfirmed(claimed.provider, message)
         if isinstance(error, AuthenticationError):
             # The channel, not the page, is at fault: other channels carry on.
             channels.mark_needs_attention(claimed.channel_id, message)
             db.session.commit()
             message += f" Reconnect {claimed.channel_label} under Settings → Channels, then retry this schedule."
         entry.update(status="failed", error=message)
-        if error.transient and attempt < claimed.max_attempts:
+        if error.transient and attempt < claimed.max_attempts and not blind_repeat:
             outcome = "retrying"
             # The network's own "try again after" wins over our backoff.
             retry_after = getattr(error, "retry_after", None)

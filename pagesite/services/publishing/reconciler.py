@@ -18,7 +18,7 @@ from ...extensions import db, get_redis
 from ...limits import free_dead_holders
 from ...models import PublishLog, Schedule
 from ...timeutil import utcnow
-from .attempt import slot_lease_seconds
+from .attempt import repeatable, slot_lease_seconds, unconfirmed
 from ...tickets import Ticket
 
 log = logging.getLogger("pagesite.publish")
@@ -31,12 +31,17 @@ def _lost(schedule, now):
         f"Attempt {attempt} was interrupted (its worker stopped before recording the result). "
         "It is retried with the same idempotency key, so it cannot post twice."
     )
-    retry = attempt < schedule.max_attempts
+    retry = attempt < schedule.max_attempts and repeatable(schedule.provider)
     # The network may have posted it: the page stays unchangeable until an attempt knows.
-    values = dict(status="queued", next_attempt_at=now, last_error=message, outcome_unknown=True) if retry else dict(
-        status="failed", next_attempt_at=None, outcome_unknown=True,
-        last_error=message + " No attempts are left; check the provider before retrying.",
-    )
+    if retry:
+        values = dict(status="queued", next_attempt_at=now, last_error=message, outcome_unknown=True)
+    elif not repeatable(schedule.provider):
+        message = unconfirmed(schedule.provider, f"attempt {attempt} was interrupted (its worker stopped before "
+                                                 "recording the result).")
+        values = dict(status="failed", next_attempt_at=None, outcome_unknown=True, last_error=message)
+    else:
+        values = dict(status="failed", next_attempt_at=None, outcome_unknown=True,
+                      last_error=message + " No attempts are left; check the provider before retrying.")
     result = db.session.execute(
         update(Schedule)
         .where(Schedule.id == schedule.id, Schedule.status == "publishing", Schedule.attempts == attempt)
