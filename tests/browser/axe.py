@@ -57,3 +57,14 @@ def assert_accessible(page, name):
     blocking = [v for v in found if v["impact"] in BLOCKING]
     assert not blocking, f"axe-core on {name}: serious or critical violations\n{describe(blocking)}"
     return found
+
+
+def assert_no_sideways_scroll(page):
+    """The page fits its width (WCAG 1.4.10, reflow); otherwise the elements that stick out, named."""
+    wider = page.evaluate("""() => document.documentElement.scrollWidth <= window.innerWidth ? [] :
+        [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 8)
+            .map(e => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.className ? '.' + e.className : ''}`
+                      + ` (right edge ${Math.round(e.getBoundingClientRect().right)} px)`)""")
+    assert not wider, f"{page.url} scrolls sideways at {page.viewport_size['width']} px: " + ", ".join(wider)

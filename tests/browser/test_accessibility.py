@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from playwright.sync_api import expect
 
-from browser.axe import assert_accessible
+from browser.axe import assert_accessible, assert_no_sideways_scroll
 from helpers import png_bytes
 from browser.test_web import attachment_item, file_payload, make_schedule
 
@@ -20,7 +20,7 @@ def width(request):
 
 
 def no_sideways_scroll(page):
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.url
+    assert_no_sideways_scroll(page)
 
 
 def test_setup_screen(processes, app, browser, width):

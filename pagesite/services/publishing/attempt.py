@@ -275,10 +275,11 @@ def _call_provider(provider, page, claimed, on_end, last_attempt_at=None):
                 late.append(late_calls.hold(get_redis(), claimed.id, heartbeats.ttl(config),
                                             heartbeats.interval(config)))
     if late:
-        then = ("it will be retried with the same idempotency key, once this call has ended"
-                if repeatable(claimed.provider) else "it is not sent again by itself")
+        # Where a repeat could post twice, _finish says what happens instead.
+        then = (", so it will be retried with the same idempotency key, once this call has ended"
+                if repeatable(claimed.provider) else "")
         result, error = None, TransientError(
-            f"The provider did not answer within {timeout:g} s; the outcome is unknown, so {then}.",
+            f"The provider did not answer within {timeout:g} s; the outcome is unknown{then}.",
             outcome_unknown=True)
     else:  # it ended in time (or just then)
         result, error = _outcome(future)
