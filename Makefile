@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 5000
 export PORT
 
-.PHONY: run test test-fast test-postgres bench bench-smoke browser wrk pds clean
+.PHONY: run test test-fast test-postgres bench bench-smoke browser wrk pds synapse nostr-relay clean
 
 # What running needs; the tests and benchmarks add their tools on top.
 $(VENV)/.installed: requirements.txt
@@ -50,6 +50,24 @@ peers/node_modules/.installed: $(NODE_DIR)/bin/node peers/package.json peers/pac
 
 pds: peers/node_modules/.installed
 
+# Synapse (Matrix) and nostr-relay (Nostr), the real peers of those network tests: each in a
+# virtualenv of its own under peers/, since each pins libraries of its own.
+SYNAPSE_VERSION     := 1.163.2
+NOSTR_RELAY_VERSION := 1.14
+
+peers/.synapse/.installed:
+	test -d peers/.synapse || $(PYTHON) -m venv peers/.synapse
+	peers/.synapse/bin/python -m pip install --quiet matrix-synapse==$(SYNAPSE_VERSION)
+	touch $@
+
+peers/.nostr-relay/.installed:
+	test -d peers/.nostr-relay || $(PYTHON) -m venv peers/.nostr-relay
+	peers/.nostr-relay/bin/python -m pip install --quiet nostr-relay==$(NOSTR_RELAY_VERSION)
+	touch $@
+
+synapse: peers/.synapse/.installed
+nostr-relay: peers/.nostr-relay/.installed
+
 # The whole suite: SQLite by default; PAGESITE_TEST_DATABASE_URL=postgresql://... for PostgreSQL.
 # TEST_PROCESSES=2 (or more) splits the suite into parallel runs (pytest-xdist), each with a
 # database and a Redis database of its own (Redis databases 15, 14, ... of
@@ -58,7 +76,7 @@ pds: peers/node_modules/.installed
 # pytest replaces the shell (exec), so a SIGTERM to make reaches it and it stops what it started.
 TEST_PROCESSES ?= 0
 PARALLEL = $(if $(filter-out 0,$(TEST_PROCESSES)),-n $(TEST_PROCESSES) --dist load)
-test: $(VENV)/.installed-dev browser pds
+test: $(VENV)/.installed-dev browser pds synapse nostr-relay
 	PAGESITE_TEST_REDIS_URL=$${PAGESITE_TEST_REDIS_URL:-$$($(PY) -m pagesite.devredis 15)} \
 	exec $(PY) -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
@@ -98,4 +116,4 @@ bench-smoke: $(VENV)/.installed-dev wrk
 	REDIS_URL=$${REDIS_URL:-$$($(PY) -m pagesite.devredis 14)} $(PY) -m bench --quick $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts peers/node_modules peers/.node
+	rm -rf $(VENV) .pytest_cache test-artifacts peers/node_modules peers/.node peers/.synapse peers/.nostr-relay

@@ -35,10 +35,10 @@ def pytest_configure(config):
     config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
 
 
-# A test that starts real worker, scheduler or web processes or the Bluesky PDS,
+# A test that starts real worker, scheduler or web processes or a network peer (PDS, Synapse, relay),
 # and a migration test (it runs `flask db` in processes of its own, several
 # times), is slow without having to say so: ``make test-fast`` leaves it out.
-SLOW_FIXTURES = {"processes", "workers", "web_servers", "pds"}
+SLOW_FIXTURES = {"processes", "workers", "web_servers", "pds", "synapse", "nostr_relay"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -3,13 +3,20 @@ a free loopback port, started once per run:
 
 * ``pds``: the reference Bluesky PDS (``@atproto/pds`` from npm) with a PLC
   directory, installed by ``make pds`` into ``peers/``;
-* ``mastodon_mock``: the ``mastodon-mock`` server from PyPI.
+* ``mastodon_mock``: the ``mastodon-mock`` server from PyPI;
+* ``synapse``: the Matrix homeserver Synapse from PyPI (SQLite), installed by
+  ``make synapse`` into a virtualenv of its own under ``peers/``;
+* ``nostr_relay``: ``nostr-relay`` from PyPI, installed by ``make nostr-relay``
+  the same way.
 
 A peer that cannot start fails the tests that need it, loudly, with its log:
 nothing is skipped. Use them by importing the fixtures into a conftest.py.
 """
 
 import glob
+import hashlib
+import hmac
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +24,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -42,10 +50,17 @@ def _log_tail(path, size=4000):
         return f.read()[-size:]
 
 
+def _peer_environment():
+    """The environment without what the suite sets for pagesite: a peer is not pagesite (Synapse's own
+    prometheus_client, say, would write into pagesite's multiprocess metrics folder)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PAGESITE_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+
+
 def _start(name, argv, health_url, log_path, cwd=None):
     """Spawn a peer and wait until ``health_url`` answers 200; fail with its log otherwise."""
     log = open(log_path, "w")
-    proc = children.popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)  # dies with the run
+    proc = children.popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,  # dies with the run
+                          env=_peer_environment())
     deadline = time.monotonic() + START_TIMEOUT
     last_error = None
     while time.monotonic() < deadline:
@@ -178,3 +193,138 @@ def mastodon_mock(mastodon_mock_server):
     mastodon_mock_server.clear_faults()
     yield mastodon_mock_server
     mastodon_mock_server.clear_faults()
+
+
+# -- Matrix --------------------------------------------------------------------------------------------
+
+SYNAPSE_PYTHON = os.path.join(PEERS_DIR, ".synapse", "bin", "python")
+SYNAPSE_SHARED_SECRET = "pagesite-tests-shared-secret"
+
+
+@dataclass
+class MatrixUser:
+    user_id: str
+    name: str
+    password: str
+    token: str = field(repr=False, default="")
+
+
+@dataclass
+class Synapse:
+    url: str
+    log_path: str
+
+    def api(self, method, path, token=None, **kwargs):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.request(method, f"{self.url}{path}", headers=headers, timeout=15, **kwargs)
+        if response.status_code != 200:
+            raise AssertionError(f"{method} {path} answered {response.status_code}: {response.text}")
+        return response.json()
+
+    def register(self, name=None, admin=False):
+        """A new user through the shared-secret admin API (what register_new_matrix_user does), signed in."""
+        name = name or f"u{uuid.uuid4().hex[:10]}"
+        password = f"pw-{uuid.uuid4().hex}"
+        nonce = self.api("GET", "/_synapse/admin/v1/register")["nonce"]
+        kind = "admin" if admin else "notadmin"
+        signed = b"\x00".join(part.encode() for part in (nonce, name, password, kind))
+        mac = hmac.new(SYNAPSE_SHARED_SECRET.encode(), signed, hashlib.sha1)
+        registered = self.api("POST", "/_synapse/admin/v1/register", json={
+            "nonce": nonce, "username": name, "password": password, "admin": admin, "mac": mac.hexdigest()})
+        return MatrixUser(user_id=registered["user_id"], name=name, password=password,
+                          token=registered["access_token"])
+
+    def create_room(self, owner, alias=None, **extra):
+        body = {"preset": "public_chat", **({"room_alias_name": alias} if alias else {}), **extra}
+        return self.api("POST", "/_matrix/client/v3/createRoom", token=owner.token, json=body)["room_id"]
+
+    def messages(self, room_id, reader):
+        """Every m.room.message in the room, oldest first, as the room's member ``reader`` sees them."""
+        chunk = self.api("GET", f"/_matrix/client/v3/rooms/{quote(room_id)}/messages", token=reader.token,
+                         params={"dir": "f", "limit": 1000})["chunk"]
+        return [e for e in chunk if e["type"] == "m.room.message"]
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory):
+    """A running Synapse on loopback with SQLite, rate limits relaxed, for the whole run."""
+    if not os.path.exists(os.path.join(PEERS_DIR, ".synapse", ".installed")):
+        pytest.fail("The Matrix tests need Synapse installed in peers/: run 'make synapse' "
+                    "(matrix-synapse from PyPI, in a virtualenv of its own).", pytrace=False)
+    data = tmp_path_factory.mktemp("synapse")
+    port = free_port()
+    config, overrides = data / "homeserver.yaml", data / "overrides.yaml"
+    generated = subprocess.run([SYNAPSE_PYTHON, "-m", "synapse.app.homeserver", "--generate-config",
+                                "--server-name", "localhost", "--config-path", str(config), "--data-directory",
+                                str(data), "--report-stats=no"], capture_output=True, text=True, cwd=data,
+                               env=_peer_environment())
+    if generated.returncode:
+        pytest.fail(f"Synapse could not generate its configuration:\n{generated.stdout}{generated.stderr}",
+                    pytrace=False)
+    relaxed = {"per_second": 1000, "burst_count": 1000}
+    # YAML is a superset of JSON: the overrides are written as JSON; later files replace top-level keys.
+    overrides.write_text(json.dumps({
+        "listeners": [{"port": port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": False,
+                       "x_forwarded": False, "resources": [{"names": ["client"], "compress": False}]}],
+        "database": {"name": "sqlite3", "args": {"database": str(data / "homeserver.db")}},
+        "enable_registration": False, "registration_shared_secret": SYNAPSE_SHARED_SECRET,
+        "trusted_key_servers": [], "suppress_key_server_warning": True, "max_upload_size": "5M",
+        "rc_message": relaxed, "rc_registration": relaxed, "rc_media_create": relaxed,
+        "rc_joins": {"local": relaxed, "remote": relaxed},
+        "rc_login": {"address": relaxed, "account": relaxed, "failed_attempts": relaxed},
+    }))
+    log_path = str(data / "synapse.out")
+    proc = _start("Synapse", [SYNAPSE_PYTHON, "-m", "synapse.app.homeserver", "-c", str(config), "-c", str(overrides)],
+                  f"http://127.0.0.1:{port}/_matrix/client/versions", log_path, cwd=data)
+    yield Synapse(url=f"http://127.0.0.1:{port}", log_path=log_path)
+    _stop(proc)
+
+
+# -- Nostr ---------------------------------------------------------------------------------------------
+
+NOSTR_RELAY_BIN = os.path.join(PEERS_DIR, ".nostr-relay", "bin", "nostr-relay")
+
+
+@dataclass
+class NostrRelay:
+    url: str  # ws://127.0.0.1:PORT
+    log_path: str
+
+    def events(self, **filters):
+        """The events the relay holds that match ``filters`` (NIP-01 REQ, read until EOSE)."""
+        from websockets.sync.client import connect
+
+        subscription = uuid.uuid4().hex[:8]
+        found = []
+        with connect(self.url, open_timeout=10) as socket:
+            socket.send(json.dumps(["REQ", subscription, filters]))
+            while True:
+                message = json.loads(socket.recv(timeout=10))
+                if message[0] == "EOSE":
+                    return found
+                if message[0] == "EVENT" and message[1] == subscription:
+                    found.append(message[2])
+
+
+@pytest.fixture(scope="session")
+def nostr_relay(tmp_path_factory):
+    """A running nostr-relay (SQLite storage, its validators on) on loopback, for the whole run."""
+    if not os.path.exists(os.path.join(PEERS_DIR, ".nostr-relay", ".installed")):
+        pytest.fail("The Nostr tests need nostr-relay installed in peers/: run 'make nostr-relay' "
+                    "(nostr-relay from PyPI, in a virtualenv of its own).", pytrace=False)
+    data = tmp_path_factory.mktemp("nostr-relay")
+    port = free_port()
+    config = data / "config.yaml"
+    config.write_text(json.dumps({  # YAML is a superset of JSON
+        "DEBUG": False, "relay_name": "pagesite tests",
+        "storage": {"sqlalchemy.url": f"sqlite+aiosqlite:///{data / 'nostr.sqlite3'}",
+                    "validators": ["nostr_relay.validators.is_not_too_large", "nostr_relay.validators.is_signed",
+                                   "nostr_relay.validators.is_recent"]},
+        "gunicorn": {"bind": f"127.0.0.1:{port}", "workers": 1, "loglevel": "warning", "reload": False},
+        "authentication": {"enabled": False}, "verification": {"nip05_verification": "disabled"},
+    }))
+    log_path = str(data / "nostr-relay.log")
+    proc = _start("nostr-relay", [NOSTR_RELAY_BIN, "-c", str(config), "serve"], f"http://127.0.0.1:{port}/",
+                  log_path, cwd=data)
+    yield NostrRelay(url=f"ws://127.0.0.1:{port}", log_path=log_path)
+    _stop(proc)
