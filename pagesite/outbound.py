@@ -1,4 +1,5 @@
-"""The one way out to an address a person typed: a webhook URL, a Mastodon instance, a Bluesky service.
+"""The one way out to an address a person typed: a webhook URL, a Mastodon instance, a Bluesky service,
+a Nostr relay (``websocket``).
 
 Such an address may name this machine or the network behind it (a database,
 an admin page, a cloud's metadata service at 169.254.169.254), so pagesite
@@ -271,6 +272,49 @@ class Client(httpx.Client):
             return super().send(request, **kwargs)
         finally:
             _deadline.reset(limit)
+
+
+def websocket(url, *, timeout, max_bytes=MAX_ANSWER_BYTES):
+    """A WebSocket (``websockets``' sync client) to ``url``, ws:// or wss://, over a connection opened
+    only to an address ``refusal`` passed, like every request here; no proxy. Each message is at
+    most ``max_bytes``. Refused, OSError or websockets' errors otherwise."""
+    from urllib.parse import urlsplit
+
+    from websockets.sync.client import connect
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError("a WebSocket address starts with ws:// or wss://")
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "wss" else 80)
+    allowed = allowed_private_addresses()
+    try:
+        addresses = resolve(host, port)
+    except (socket.gaierror, UnicodeError) as e:
+        raise ConnectionError(f"{host} was not found ({e})") from None
+    refused, error = [], None
+    for family, address, address_port in addresses:
+        reason = refusal(address, allowed)
+        if reason:
+            refused.append(reason)
+            continue
+        try:
+            sock = socket.create_connection((address, address_port), timeout=timeout)
+        except OSError as e:
+            error = e  # the next address may answer
+            continue
+        try:
+            return connect(url, sock=sock, ssl=_ssl_context() if parts.scheme == "wss" else None,
+                           server_hostname=host if parts.scheme == "wss" else None, open_timeout=timeout,
+                           close_timeout=min(timeout, 2), max_size=max_bytes, proxy=None,
+                           user_agent_header="pagesite")
+        except BaseException:
+            sock.close()
+            raise
+    if error is not None:
+        raise error
+    if refused:
+        raise Refused(refused_message(host, refused[0]))
+    raise ConnectionError(f"{host} has no address")
 
 
 # -- reading answers ---------------------------------------------------------------------------
