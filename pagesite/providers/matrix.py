@@ -166,7 +166,8 @@ class MatrixProvider(Provider):
     def connect(self):
         homeserver = self.homeserver
         room = (self.channel.settings.get("room") or "").strip()
-        if not room or room[0] not in "#!" or ":" not in room:
+        # Room ids of room version 12 and later carry no server name (!abc…); aliases always do.
+        if len(room) < 2 or room[0] not in "#!" or (room[0] == "#" and ":" not in room):
             raise InvalidChannel("settings.room", "Give the room as #alias:example.org or !id:example.org.")
         credentials = dict(self.channel.credentials)
         token = (credentials.get("access_token") or "").strip()
