@@ -15,10 +15,21 @@ functions ``register_app``, ``pkce_pair``, ``authorize_url`` and
 Every request goes through ``outbound`` (the instance's address is typed by a
 person), and every answer is checked for the fields read from it: an answer
 that is not Mastodon's API is an ``UnusableAnswer`` on the instance's address.
+
+Servers that speak Mastodon's API (GoToSocial, Akkoma and Pleroma, Friendica,
+Pixelfed) are told apart when connecting, by NodeInfo (``/.well-known/nodeinfo``)
+or the ``(compatible; …)`` in the instance's version, and their documented
+differences are kept to: limits under Pleroma's keys (``max_toot_chars``,
+``upload_limit``), links counted in full where no ``characters_reserved_per_url``
+is given, media uploaded through ``/api/v1/media`` where ``/api/v2/media`` is
+missing, Pixelfed's posts needing an image, and, where the server is not
+known to honour ``Idempotency-Key``, a retry that looks for the earlier post
+before posting again.
 """
 
 import base64
 import hashlib
+import re
 import secrets
 import time
 from datetime import datetime, timedelta, timezone
@@ -50,6 +61,12 @@ FALLBACK = {
     "video_size_limit": 99 * 1024 * 1024,
     "description_limit": 1500,
 }
+# Mastodon and its forks: its counting rules (a link is 23) hold even where the instance does not say them.
+MASTODON_ITSELF = ("mastodon", "hometown", "glitch-soc")
+# Servers documented to honour Idempotency-Key on POST /api/v1/statuses.
+KEEPS_KEYS = MASTODON_ITSELF + ("pleroma", "akkoma")
+COMPATIBLE = re.compile(r"\(compatible; ([A-Za-z][\w.-]*) ([^\s)]+)")  # "2.7.2 (compatible; Pleroma 2.6.0)"
+NODEINFO_SCHEMA = "http://nodeinfo.diaspora.software/ns/schema/2."
 MEDIA_WAIT_SECONDS = 60  # longest wait for an upload to finish processing (capped by the publish timeout)
 
 # A mention as Mastodon finds it: @user or @user@domain, not inside a word or a URL path.
@@ -119,7 +136,8 @@ def exchange_code(instance_url, client_id, client_secret, redirect_uri, code, co
 class MastodonProvider(Provider):
     name = "mastodon"
     label = "Mastodon"
-    description = ("Posts to any Mastodon instance. Sign in through the instance (below), or paste an access "
+    description = ("Mastodon and compatible servers (GoToSocial, Akkoma, Pleroma, Friendica, Pixelfed). Sign in "
+                   "through the instance (below), or paste an access "
                    "token: on your instance, Preferences → Development → New application, scopes " + SCOPES +
                    ", then copy “Your access token”.")
     settings_schema = {
@@ -194,8 +212,10 @@ class MastodonProvider(Provider):
             _raise_for(response, "reading the account", field=FIELD)
             account = _answer(response, id=str, acct=str)
             instance = self._instance(client)
+            software = self._software(client, instance)
         credentials = {**self.channel.credentials, "account_id": account["id"]}
-        return Connection(account=self._account(account), limits=_limits(instance or {}),
+        settings["software"] = software
+        return Connection(account=self._account(account), limits=_limits(instance or {}, software),
                           credentials=credentials, settings=settings)
 
     def refresh(self):
@@ -208,7 +228,7 @@ class MastodonProvider(Provider):
             instance = self._instance(client)
         if instance is None:
             raise TransientError(f"{self.instance_url} did not say what its limits are; kept the stored ones.")
-        return Connection(account=self._account(account), limits=_limits(instance),
+        return Connection(account=self._account(account), limits=_limits(instance, self.software),
                           credentials=self.channel.credentials, settings=self.channel.settings)
 
     def _account(self, account):
@@ -220,8 +240,8 @@ class MastodonProvider(Provider):
                        url=outbound.text_or_none(account.get("url")))
 
     def _instance(self, client):
-        """The instance's limits, from /api/v2/instance (or v1 on older servers), flattened;
-        None when neither answered."""
+        """The instance's limits, from /api/v2/instance (or v1 on older servers and Pleroma's kin),
+        flattened, with its ``version`` text; None when neither answered."""
         for path in ("/api/v2/instance", "/api/v1/instance"):
             try:
                 response = client.get(path)
@@ -231,8 +251,42 @@ class MastodonProvider(Provider):
             if answer is not None:
                 config = _object(answer.get("configuration"))
                 statuses, media = _object(config.get("statuses")), _object(config.get("media_attachments"))
-                return {k: v for k, v in {**statuses, **media}.items() if k in LIMIT_KEYS and _usable_limit(k, v)}
+                # Pleroma and Akkoma say it at the top of v1: max_toot_chars, upload_limit (bytes, any file).
+                pleroma = {"max_characters": answer.get("max_toot_chars"),
+                           "image_size_limit": answer.get("upload_limit"),
+                           "video_size_limit": answer.get("upload_limit")}
+                found = {k: v for k, v in {**pleroma, **statuses, **media}.items()
+                         if k in LIMIT_KEYS and _usable_limit(k, v)}
+                if isinstance(answer.get("version"), str):
+                    found["version"] = answer["version"][:100]
+                return found
         return None
+
+    def _software(self, client, instance):
+        """What the server is, "name version" ("gotosocial 0.17.3"): from NodeInfo 2.x, else from the
+        "(compatible; Name x.y)" in the instance's version, else Mastodon at that version."""
+        try:
+            links = outbound.json_or_none(client.get("/.well-known/nodeinfo")) or {}
+            href = next((link.get("href") for link in links.get("links") or []
+                         if isinstance(link, dict) and str(link.get("rel", "")).startswith(NODEINFO_SCHEMA)), None)
+            # Only a document on the instance itself: its answer decides how the instance is spoken to.
+            if isinstance(href, str) and outbound.origin(href) == outbound.origin(self.instance_url):
+                software = _object((outbound.json_or_none(client.get(href)) or {}).get("software"))
+                name, version = software.get("name"), software.get("version")
+                if isinstance(name, str) and name.strip():
+                    return f"{name.strip().lower()[:40]} {str(version or '').strip()[:40]}".strip()
+        except (httpx.HTTPError, httpx.InvalidURL, outbound.Unusable, ValueError):
+            pass
+        version = (instance or {}).get("version") or ""
+        compatible = COMPATIBLE.search(version)
+        if compatible:
+            return f"{compatible.group(1).lower()} {compatible.group(2)}"
+        return f"mastodon {version.split()[0]}".strip() if version else "mastodon"
+
+    @property
+    def software(self):
+        """The server's name as found when connecting ("mastodon" for channels connected before)."""
+        return (self.channel.settings.get("software") or "mastodon").split()[0]
 
     def _client(self):
         timeout = float(self.config.get("PUBLISH_TIMEOUT", 30))
@@ -245,8 +299,12 @@ class MastodonProvider(Provider):
 
     def count_characters(self, text):
         """Graphemes, with each link as ``characters_reserved_per_url`` and @user@domain as @user."""
-        per_url = int((self.channel.limits or {}).get("characters_reserved_per_url")
-                      or FALLBACK["characters_reserved_per_url"])
+        per_url = (self.channel.limits or {}).get("characters_reserved_per_url")
+        if per_url is None and self.software in MASTODON_ITSELF:
+            per_url = FALLBACK["characters_reserved_per_url"]  # Mastodon's rule, said or not
+        if per_url is None:  # a server that did not say counts a link as the characters it has
+            return _count_without_domains(text)
+        per_url = int(per_url)
         urls = find_urls(text)
         count, position = 0, 0
         for start, end in urls:
@@ -259,6 +317,8 @@ class MastodonProvider(Provider):
         kinds = {a.content_type.split("/")[0] for a in page.attachments}
         if "video" in kinds and len(page.attachments) > 1:
             problems.append("Mastodon takes one video alone, or images only; not a video with other attachments.")
+        if self.software == "pixelfed" and not any(a.content_type.startswith("image/") for a in page.attachments):
+            problems.append("Pixelfed posts are pictures: add at least one image.")
         for a in page.attachments:
             if a.content_type.startswith("image/") and limits.max_image_bytes and a.size > limits.max_image_bytes:
                 problems.append(f"{a.filename}: image is {a.size} bytes; at most {limits.max_image_bytes}.")
@@ -268,8 +328,10 @@ class MastodonProvider(Provider):
 
     def publish(self, page, idempotency_key, *, schedule_id, attempt, last_attempt_at=None):
         with self._client() as client:
-            if last_attempt_at and _now() - last_attempt_at > timedelta(hours=IDEMPOTENCY_HOURS) - timedelta(minutes=5):
-                # The instance may have forgotten the key by now: look before posting again.
+            forgotten = last_attempt_at and _now() - last_attempt_at > timedelta(hours=IDEMPOTENCY_HOURS) - \
+                timedelta(minutes=5)
+            if forgotten or (last_attempt_at and self.software not in KEEPS_KEYS):
+                # The instance may have forgotten the key by now, or never keeps one: look before posting again.
                 earlier = self._find_recent(client, page, since=last_attempt_at - timedelta(minutes=5))
                 if earlier:
                     return self._result(earlier, ("Found the post made by an earlier attempt; not posted again.",))
@@ -290,9 +352,11 @@ class MastodonProvider(Provider):
 
     def _upload(self, client, attachment):
         """Upload one attachment with its description; wait until the instance has processed it."""
-        response = _request(client, "POST", "/api/v2/media",
-                            files={"file": (attachment.filename, attachment.read(), attachment.content_type)},
-                            data={"description": attachment.alt_text or ""})
+        upload = {"files": {"file": (attachment.filename, attachment.read(), attachment.content_type)},
+                  "data": {"description": attachment.alt_text or ""}}
+        response = _request(client, "POST", "/api/v2/media", **upload)
+        if response.status_code in (404, 405):  # a server with the first version only (Friendica, older ones)
+            response = _request(client, "POST", "/api/v1/media", **upload)
         _raise_for(response, f"uploading {attachment.filename}")
         media = _answer(response, id=str)
         if response.status_code == 200 and media.get("url"):
@@ -334,19 +398,23 @@ class MastodonProvider(Provider):
         return None
 
 
-def _limits(found):
+def _limits(found, software="mastodon"):
     def get(key):
         value = found.get(key)
         return FALLBACK[key] if value is None else value
 
-    per_url = get("characters_reserved_per_url")
+    name = software.split()[0]
+    per_url = found.get("characters_reserved_per_url")
+    if per_url is None and name in MASTODON_ITSELF:
+        per_url = FALLBACK["characters_reserved_per_url"]
+    links = f"each link counts as {per_url}" if per_url is not None else "links count in full"
     return Limits(max_characters=int(get("max_characters")),
-                  counting=f"graphemes; each link counts as {per_url}, a mention of another instance "
-                           "counts only its @name",
+                  counting=f"graphemes; {links}, a mention of another instance counts only its @name",
                   max_attachments=int(get("max_media_attachments")),
                   content_types=tuple(get("supported_mime_types")),
                   max_image_bytes=int(get("image_size_limit")), max_video_bytes=int(get("video_size_limit")),
-                  max_description=int(get("description_limit")), characters_reserved_per_url=int(per_url))
+                  max_description=int(get("description_limit")),
+                  characters_reserved_per_url=None if per_url is None else int(per_url))
 
 
 def _count_without_domains(text):

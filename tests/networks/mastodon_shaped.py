@@ -11,6 +11,14 @@ Mastodon, written from Mastodon's documentation and its StatusLengthValidator:
   server's clock, which tests can move forward);
 * a 429 carries ``X-RateLimit-Reset`` as an ISO 8601 time, as Mastodon sends it.
 
+With ``software`` it answers as a server that speaks Mastodon's API the way
+that server's documentation says, where pagesite depends on it: NodeInfo 2.0
+naming it; Akkoma (and Pleroma) without ``/api/v2/instance``, their limits in
+v1's ``max_toot_chars`` and ``upload_limit``, links counted in full;
+Friendica without ``/api/v2/media`` (``/api/v1/media`` answers at once);
+Pixelfed refusing a status without media; and only Mastodon and Akkoma
+keeping ``Idempotency-Key``.
+
 It runs in a thread of the test process on a free loopback port, and is a real
 HTTP server: the provider talks to it over sockets like to any instance.
 """
@@ -32,14 +40,19 @@ MENTION = regex.compile(r"(?<=^|[^\w/@])@(\w+(?:[\w.-]*\w)?)@[\w.-]+\w")
 
 
 def mastodon_length(text, per_url):
-    """Length as StatusLengthValidator counts it (URL placeholder, local part of remote mentions, graphemes)."""
-    text = URL.sub(lambda m: "x" * per_url, text.rstrip())
+    """Length as StatusLengthValidator counts it (URL placeholder, local part of remote mentions, graphemes);
+    with ``per_url`` None, links count in full (Pleroma's way)."""
+    text = text.rstrip()
+    if per_url is not None:
+        text = URL.sub(lambda m: "x" * per_url, text)
     text = MENTION.sub(lambda m: "@" + m.group(1), text)
     return len(regex.findall(r"\X", text))
 
 
 class MastodonShaped:
-    def __init__(self, polls_before_ready=2, max_characters=500, per_url=23):
+    def __init__(self, polls_before_ready=2, max_characters=500, per_url=23, software=None):
+        self.software = software  # "gotosocial 0.17.3", "akkoma 3.13.2", ...; None: Mastodon without NodeInfo
+        self.nodeinfo = True  # False: the server says what it is only in its instance's version
         self.polls_before_ready = polls_before_ready
         self.config = {
             "statuses": {"max_characters": max_characters, "max_media_attachments": 4,
@@ -83,12 +96,27 @@ class MastodonShaped:
             self.requests.append((request.method, request.path, response.status_code))
         return response(environ, start_response)
 
+    @property
+    def name(self):
+        return (self.software or "mastodon").split()[0]
+
     def route(self, request):
         path, method = request.path, request.method
         if self.failing:
             return self.json({"error": "Something went wrong"}, self.failing)
-        if path == "/api/v2/instance":
+        if path == "/.well-known/nodeinfo" and self.software and self.nodeinfo:
+            return self.json({"links": [{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0",
+                                         "href": f"{self.url}/nodeinfo/2.0"}]})
+        if path == "/nodeinfo/2.0" and self.software:
+            name, _, version = self.software.partition(" ")
+            return self.json({"version": "2.0", "software": {"name": name, "version": version},
+                              "protocols": ["activitypub"], "openRegistrations": False})
+        if path == "/api/v2/instance" and self.name not in ("akkoma", "pleroma"):
             return self.json({"domain": "shaped.test", "version": "4.4.0", "configuration": self.config})
+        if path == "/api/v1/instance" and self.name in ("akkoma", "pleroma"):
+            return self.json({"uri": "shaped.test", "version": f"2.7.2 (compatible; {self.software.title()})",
+                              "max_toot_chars": self.config["statuses"]["max_characters"],
+                              "upload_limit": self.config["media_attachments"]["image_size_limit"]})
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return self.json({"error": "The access token is invalid"}, 401)
         if self.rate_limited:
@@ -98,8 +126,10 @@ class MastodonShaped:
                 "X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
         if path == "/api/v1/accounts/verify_credentials":
             return self.json(self.account())
-        if path == "/api/v2/media" and method == "POST":
+        if path == "/api/v2/media" and method == "POST" and self.name != "friendica":
             return self.upload(request)
+        if path == "/api/v1/media" and method == "POST":  # the first version: processed at once
+            return self.upload(request, processed=True)
         if match := re.fullmatch(r"/api/v1/media/(\d+)", path):
             return self.poll(match.group(1))
         if path == "/api/v1/statuses" and method == "POST":
@@ -116,7 +146,7 @@ class MastodonShaped:
         return {"id": "1", "username": "alice", "acct": "alice", "display_name": "Alice",
                 "url": f"{self.url}/@alice", "avatar": f"{self.url}/avatar.png"}
 
-    def upload(self, request):
+    def upload(self, request, processed=False):
         file = request.files.get("file")
         if file is None:
             return self.json({"error": "Validation failed: File can't be blank"}, 422)
@@ -131,9 +161,9 @@ class MastodonShaped:
         if len(description) > media["description_limit"]:
             return self.json({"error": "Validation failed: Description is too long"}, 422)
         media_id = str(next(self.ids))
-        self.media[media_id] = {"polls_left": self.polls_before_ready, "description": description,
-                                "type": file.mimetype.split("/")[0], "size": len(data)}
-        return self.json(self.media_entity(media_id), 202)
+        self.media[media_id] = {"polls_left": 0 if processed else self.polls_before_ready,
+                                "description": description, "type": file.mimetype.split("/")[0], "size": len(data)}
+        return self.json(self.media_entity(media_id), 200 if processed else 202)
 
     def poll(self, media_id):
         media = self.media.get(media_id)
@@ -152,7 +182,7 @@ class MastodonShaped:
 
     def post_status(self, request):
         body = request.get_json(silent=True) or request.form.to_dict()
-        key = request.headers.get("Idempotency-Key")
+        key = request.headers.get("Idempotency-Key") if self.name in ("mastodon", "akkoma", "pleroma") else None
         if key and key in self.idempotency:
             status, stored = self.idempotency[key]
             if self.now() - stored < timedelta(hours=1):
@@ -161,8 +191,11 @@ class MastodonShaped:
         media_ids = body.get("media_ids") or []
         if not text.strip() and not media_ids:
             return self.json({"error": "Validation failed: Text can't be blank"}, 422)
+        if self.name == "pixelfed" and not media_ids:
+            return self.json({"error": "Validation failed: Media can't be blank"}, 422)
         limit = self.config["statuses"]["max_characters"]
-        if mastodon_length(text, self.config["statuses"]["characters_reserved_per_url"]) > limit:
+        per_url = None if self.name in ("akkoma", "pleroma") else self.config["statuses"]["characters_reserved_per_url"]
+        if mastodon_length(text, per_url) > limit:
             return self.json({"error": f"Validation failed: Text character limit of {limit} exceeded"}, 422)
         for media_id in media_ids:
             media = self.media.get(str(media_id))

@@ -52,7 +52,9 @@ def test_connect_with_a_token_reads_the_account_and_the_instance_limits(mastodon
     connection = provider.connection
     host = urlsplit(mastodon_mock.url).netloc
     assert connection.account.handle == f"@{name}@{host}"
-    assert connection.settings == {"instance_url": mastodon_mock.url, "visibility": "unlisted", "language": "fr"}
+    version = mastodon_mock.api("GET", "/api/v2/instance").json()["version"]
+    assert connection.settings == {"instance_url": mastodon_mock.url, "visibility": "unlisted", "language": "fr",
+                                   "software": f"mastodon {version}"}  # the mock has no NodeInfo
     assert all(isinstance(v, str) for v in connection.settings.values())  # settings are text fields
     assert connection.credentials["access_token"] == token and connection.credentials["account_id"]
     limits = connection.limits
