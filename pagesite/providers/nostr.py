@@ -113,6 +113,8 @@ class NostrProvider(Provider):
         "type": "object",
         "properties": {
             "secret_key": {"type": "string", "title": "Secret key", "secret": True, "maxLength": 100,
+                           "revealed": "It is your Nostr identity: copy it now and keep it somewhere safe (a "
+                                       "password manager); it is not shown again.",
                            "description": "nsec1… (or 64 hex digits); leave empty to have one made"},
         },
     }
@@ -155,7 +157,7 @@ class NostrProvider(Provider):
         pubkey = public_key(secret)
         npub = _bech32("npub", bytes.fromhex(pubkey))
         # Kept as nsec, the form people back up; a generated one is shown once.
-        return Connection(account=Account(handle=npub[:20] + "…", display_name=npub, url=f"https://njump.me/{npub}"),
+        return Connection(account=Account(handle=f"{npub[:14]}…{npub[-6:]}", url=f"https://njump.me/{npub}"),
                           limits=self.default_limits(), credentials={"secret_key": _bech32("nsec", secret)},
                           settings={"relays": " ".join(relays), "pubkey": pubkey})
 

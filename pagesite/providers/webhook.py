@@ -86,6 +86,7 @@ class WebhookProvider(Provider):
         "type": "object",
         "properties": {
             "secret": {"type": "string", "title": "Signing secret", "secret": True, "maxLength": 200,
+                       "revealed": "Copy it now into your receiver: it is not shown again.",
                        "description": "A Standard Webhooks secret (whsec_...). Leave empty to have one "
                                       "generated; it is shown once."},
         },

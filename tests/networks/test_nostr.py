@@ -39,7 +39,8 @@ def test_a_key_made_for_the_channel_is_kept_as_nsec(nostr_relay):
     nsec = provider.connection.credentials["secret_key"]
     assert nsec.startswith("nsec1")
     assert provider.connection.settings["pubkey"] == public_key(secret_key_bytes(nsec))
-    assert provider.connection.account.display_name.startswith("npub1")
+    assert provider.connection.account.handle.startswith("npub1") and provider.connection.account.url.startswith(
+        "https://njump.me/npub1")
 
 
 def test_a_pasted_key_is_read_as_nsec_or_hex(nostr_relay):

@@ -1,6 +1,7 @@
-"""Telegram and Discord in a real browser: their connect forms (rendered from
-each provider's schemas) with the keyboard and axe, and a schedule that may
-have been published, marked as published from the list. The peers are the
+"""Telegram, Discord, Matrix and Nostr in a real browser: their connect forms
+(rendered from each provider's schemas) with the keyboard and axe, and a
+schedule that may have been published, marked as published from the list.
+The peers: Synapse and nostr-relay (real), and for Telegram and Discord the
 servers written from each network's documentation (tests/networks)."""
 
 import pytest
@@ -10,6 +11,7 @@ from browser.axe import assert_accessible, assert_no_sideways_scroll
 from networks.discord_shaped import DiscordShaped
 from networks.slow_answers import SlowAnswers
 from networks.telegram_shaped import TOKEN, TelegramShaped
+from peers import nostr_relay, synapse  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -110,3 +112,38 @@ def test_a_schedule_that_may_have_been_published_is_marked_from_the_list(site, a
     expect(page.locator(f"#schedule-{schedule_id}")).to_have_attribute("data-status", "published")
     expect(page.locator(f"#mark-{schedule_id}")).to_have_count(0)
     assert len(telegram.messages) == 1
+
+
+def test_connect_matrix_with_a_user_and_password_that_are_not_kept(site, synapse):
+    owner, poster = synapse.register(), synapse.register()
+    synapse.create_room(owner, alias=f"web{poster.name}")
+    page = site.open(path="/settings/channels")
+    page.locator("#connect-matrix summary").click()
+    page.locator("#connect-matrix-name").fill("Our room")
+    page.locator("#connect-matrix-settings-homeserver_url").fill(synapse.url)
+    page.locator("#connect-matrix-settings-room").fill("no-such-room")
+    page.locator("#connect-matrix-credentials-user").fill(poster.user_id)
+    page.locator("#connect-matrix-credentials-password").fill(poster.password)
+    page.get_by_role("button", name="Connect Matrix").click()
+    expect(page.locator("#connect-matrix-settings-room-error")).to_contain_text("#alias:example.org")
+    expect(page.locator("#connect-matrix-credentials-password")).to_have_value("")  # never sent back
+    assert_accessible(page, "connect-matrix-error")
+    page.locator("#connect-matrix-settings-room").fill(f"#web{poster.name}:localhost")
+    page.locator("#connect-matrix-credentials-password").fill(poster.password)
+    page.get_by_role("button", name="Connect Matrix").click()
+    expect(page.get_by_text(f"Our room ({poster.user_id}) is connected.")).to_be_visible()
+    assert poster.password not in page.content()
+
+
+def test_connect_nostr_and_the_key_made_for_it_is_shown_once(site, nostr_relay):
+    page = site.open(path="/settings/channels")
+    page.locator("#connect-nostr summary").click()
+    page.locator("#connect-nostr-name").fill("Notes")
+    page.locator("#connect-nostr-settings-relays").fill(nostr_relay.url)
+    page.get_by_role("button", name="Connect Nostr").click()
+    secret = page.locator("[data-revealed-secret]").input_value()
+    assert secret.startswith("nsec1")
+    assert_accessible(page, "connect-nostr-key-shown")
+    site.goto("/settings/channels", page)
+    expect(page.locator("tr", has_text="Notes")).to_contain_text("npub1")
+    assert secret not in page.content()
