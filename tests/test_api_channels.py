@@ -159,7 +159,8 @@ def test_the_provider_name_still_works_through_the_default_channel(client, recei
     assert client.post("/api/providers/default/publish", json={"page_id": pid}).json["provider"] == "stub"
     providers = client.get("/api/providers").json["items"]
     assert {p["name"]: p["default"] for p in providers} == {
-        "bluesky": False, "discord": False, "mastodon": False, "stub": True, "telegram": False, "webhook": False}
+        "bluesky": False, "discord": False, "mastodon": False, "matrix": False, "nostr": False, "stub": True,
+        "telegram": False, "webhook": False}
 
 
 def test_health_lists_channels_needing_attention(app, client, receiver):

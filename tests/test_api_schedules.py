@@ -191,8 +191,8 @@ def test_publish_now_errors(client):
 def test_list_providers(client):
     items = client.get("/api/providers").json["items"]
     assert [(p["name"], p["default"]) for p in items] == [
-        ("bluesky", False), ("discord", False), ("mastodon", False), ("stub", True), ("telegram", False),
-        ("webhook", False)]
+        ("bluesky", False), ("discord", False), ("mastodon", False), ("matrix", False), ("nostr", False),
+        ("stub", True), ("telegram", False), ("webhook", False)]
     webhook = items[3]
     assert webhook["settings_schema"]["required"] == ["url"]
     assert webhook["credentials_schema"]["properties"]["secret"]["secret"] is True
