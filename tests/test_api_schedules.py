@@ -193,7 +193,7 @@ def test_list_providers(client):
     assert [(p["name"], p["default"]) for p in items] == [
         ("bluesky", False), ("discord", False), ("mastodon", False), ("matrix", False), ("nostr", False),
         ("stub", True), ("telegram", False), ("webhook", False)]
-    webhook = items[3]
+    webhook = next(p for p in items if p["name"] == "webhook")
     assert webhook["settings_schema"]["required"] == ["url"]
     assert webhook["credentials_schema"]["properties"]["secret"]["secret"] is True
 
