@@ -394,3 +394,43 @@ class Snippet(db.Model):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+FEED_MODES = ("draft", "queue", "now")
+
+
+class Feed(db.Model):
+    """An RSS, Atom or JSON Feed whose new items become pages (services/feeds.py)."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    title: Mapped[str | None] = mapped_column(String(300))  # the feed's own, as last read
+    channel_ids: Mapped[list] = mapped_column(JSON, default=list)
+    mode: Mapped[str] = mapped_column(String(10), default="queue")  # draft, queue (the posting queue) or now
+    template: Mapped[str] = mapped_column(Text)
+    # For conditional requests: what the feed's server said last.
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    checked_at: Mapped[object | None] = mapped_column(UTCDateTime)  # the last read, whatever its outcome
+    next_check_at: Mapped[object | None] = mapped_column(UTCDateTime, index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # reads failed in a row
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (CheckConstraint("mode IN ('draft', 'queue', 'now')", name="mode_known"),)
+
+
+class FeedItem(db.Model):
+    """An item a feed has had, by its id (or link): the one row that makes it a page at most once."""
+
+    __tablename__ = "feed_items"
+    __table_args__ = (db.UniqueConstraint("feed_id", "item_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    item_key: Mapped[str] = mapped_column(String(64))  # SHA-256 of the item's id, else its link
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id", ondelete="SET NULL"))  # None: only seen
+    seen_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

@@ -156,6 +156,7 @@ def run_scheduler(burst=False):
         scheduler.queue_hold = hold
         queueing.register_reconciler(scheduler)
         queueing.register_refresher(scheduler)
+        queueing.register_feed_reader(scheduler)
         log.info("scheduler polling every %s s", app.config["SCHEDULER_INTERVAL"])
         scheduler.run(burst=burst)
 

@@ -35,6 +35,9 @@ RECONCILE = "pagesite.jobs.reconcile"
 RECONCILE_JOB_ID = "pagesite-reconcile"
 REFRESH = "pagesite.jobs.refresh_channels"
 REFRESH_JOB_ID = "pagesite-refresh-channels"
+FEEDS = "pagesite.jobs.poll_feeds"
+FEEDS_JOB_ID = "pagesite-poll-feeds"
+FEEDS_CHECK_SECONDS = 60  # how often the feed job looks for feeds due (each feed has its own interval)
 REFRESH_CHECK_SECONDS = 3600  # how often the refresh job looks for channels due (each is due once a day)
 LIVE_STATUSES = {b"scheduled", b"queued", b"started", b"deferred"}
 
@@ -121,6 +124,8 @@ class PagesiteScheduler(Scheduler):
             register_reconciler(self)
         if REFRESH_JOB_ID not in self:
             register_refresher(self)
+        if FEEDS_JOB_ID not in self:
+            register_feed_reader(self)
         due = self.get_jobs_to_queue()
         extended = time.monotonic()
         for job in due:
@@ -187,6 +192,13 @@ def register_refresher(scheduler):
     interval = max(1, min(REFRESH_CHECK_SECONDS, int(current_app.config["CHANNEL_REFRESH_SECONDS"])))
     _register_periodic(scheduler, REFRESH, REFRESH_JOB_ID, interval,
                        timeout=max(300, 2 * int(current_app.config["PUBLISH_TIMEOUT"]) + 60))
+
+
+def register_feed_reader(scheduler):
+    """The feed job: every minute (or each feed's interval, when shorter) it reads the feeds whose
+    time has come; each feed keeps its own next time, so restarts neither skip nor repeat a read."""
+    interval = max(1, min(FEEDS_CHECK_SECONDS, int(current_app.config["FEED_INTERVAL"])))
+    _register_periodic(scheduler, FEEDS, FEEDS_JOB_ID, interval, timeout=300)
 
 
 def publish_job_args(ticket):

@@ -27,6 +27,7 @@ TAGS = [
     {"name": "Pages", "description": "Text and attachments, composed once and published anywhere."},
     {"name": "Schedules", "description": "When and where a page is published, and how it went."},
     {"name": "Planning", "description": "The posting queue and the secret calendar feed."},
+    {"name": "Feeds", "description": "RSS, Atom and JSON feeds whose new items become pages, each once."},
     {"name": "Providers", "description": "The kinds of places pages are published to."},
     {"name": "Channels", "description": "Connected accounts on providers; schedules publish to one."},
     {"name": "Tokens", "description": "API tokens of your account; revoke them under Settings."},

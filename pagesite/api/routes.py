@@ -9,7 +9,7 @@ from ..providers import provider_class, provider_names
 from .. import security
 from .. import rate_limits
 from ..security import large_body
-from ..services import attachments, bulk, channels, health, imports, pages, schedules, snippets, threads
+from ..services import attachments, bulk, channels, feeds, health, imports, pages, schedules, snippets, threads
 from . import bp
 from . import shapes as s
 from .declare import CHANNEL_NOT_FOUND, NOT_FOUND, QUEUE_DOWN, RATE_LIMITED, ProblemResponse, endpoint, render
@@ -242,6 +242,53 @@ def update_snippet(snippet_id, body):
 def delete_snippet(snippet_id):
     snippets.delete_snippet(snippet_id)
     return current_app.response_class(status=204)
+
+
+# Feeds
+
+@bp.get("/feeds")
+@endpoint("listFeeds", "Feeds", "List feeds", "Oldest first, each with how its last read went.",
+          response=s.FeedList)
+def list_feeds():
+    return {"items": feeds.list_feeds()}
+
+
+@bp.post("/feeds")
+@endpoint("addFeed", "Feeds", "Add a feed",
+          "Read once first: an address that gives no feed is a 422 on `url`, saying what it gave. The items "
+          "it has now are seen (the newest made a page too with `post_newest`); each later item becomes a page "
+          "once, whatever the feed does with its order or dates.",
+          body=s.NewFeed, response=s.Feed, status=201)
+def add_feed(body):
+    return feeds.add_feed(body.url, body.channel_ids, body.mode, body.template, body.post_newest)
+
+
+@bp.get("/feeds/<int:feed_id>")
+@endpoint("getFeed", "Feeds", "Get a feed", response=s.Feed, errors=[NOT_FOUND])
+def get_feed(feed_id):
+    return feeds.get_feed(feed_id)
+
+
+@bp.patch("/feeds/<int:feed_id>")
+@endpoint("updateFeed", "Feeds", "Change a feed", "A new address is read from scratch, soon.",
+          body=s.FeedChange, response=s.Feed, errors=[NOT_FOUND])
+def update_feed(feed_id, body):
+    return feeds.update_feed(feed_id, body.url, body.channel_ids, body.mode, body.template)
+
+
+@bp.delete("/feeds/<int:feed_id>")
+@endpoint("deleteFeed", "Feeds", "Stop reading a feed", "The pages it made stay.", errors=[NOT_FOUND],
+          responses={"204": {"description": "Deleted."}})
+def delete_feed(feed_id):
+    feeds.delete_feed(feed_id)
+    return current_app.response_class(status=204)
+
+
+@bp.post("/feeds/<int:feed_id>/check")
+@endpoint("checkFeed", "Feeds", "Read a feed now", "Makes a page of each new item, as the periodic read does.",
+          response=s.FeedCheck, errors=[NOT_FOUND])
+def check_feed(feed_id):
+    return feeds.check_feed(feed_id)
 
 
 ALREADY_COMMITTED = ProblemResponse(409, "The import was committed already.")

@@ -19,7 +19,7 @@ from pydantic.functional_validators import PlainValidator
 from pydantic_core import PydanticCustomError
 from werkzeug.datastructures import FileStorage
 
-from ..models import CHANNEL_STATUSES, LOG_STATUSES, SCHEDULE_STATUSES
+from ..models import CHANNEL_STATUSES, FEED_MODES, LOG_STATUSES, SCHEDULE_STATUSES
 from ..providers import provider_names
 from ..services.attachments import EXTENSIONS, MAX_ALT_TEXT
 from ..services import bulk, imports, threads
@@ -310,6 +310,27 @@ class SnippetChange(Input):
     text: Optional[PageText] = None
 
 
+class NewFeed(Input):
+    """The feed, where its items go, and how."""
+
+    url: str = Field(min_length=1, max_length=2048, description="The feed's address: RSS, Atom or JSON Feed.")
+    channel_ids: list[Id] = Field(min_length=1, max_length=50, description="The channels its items go to.")
+    mode: Literal[FEED_MODES] = Field("queue", description=(
+        "draft: a page only; queue: added to each channel's posting queue; now: published at once."))
+    template: str = Field("{title}\n\n{link}", min_length=1, max_length=2000, description=(
+        "The page's text: {title}, {link}, {summary} (shortened to fit each channel), {author}; {{ for a brace."))
+    post_newest: bool = Field(False, description="Post the newest item the feed has now (else only later ones).")
+
+
+class FeedChange(Input):
+    """What to change."""
+
+    url: Optional[str] = Field(None, min_length=1, max_length=2048)
+    channel_ids: Optional[list[Id]] = Field(None, min_length=1, max_length=50)
+    mode: Optional[Literal[FEED_MODES]] = None
+    template: Optional[str] = Field(None, min_length=1, max_length=2000)
+
+
 class ThreadText(Input):
     """The text to split, and the channel (or the limit) each part must fit."""
 
@@ -557,6 +578,39 @@ class Snippet(Output):
     text: str
     created_at: Timestamp = when("When it was created")
     updated_at: Timestamp = when("When it last changed")
+
+
+class Feed(Output):
+    """A feed pagesite reads, and how its last read went."""
+
+    id: Id
+    url: str
+    title: Optional[str] = Field(description="The feed's own title, as last read.")
+    channel_ids: list[Id]
+    mode: Literal[FEED_MODES]
+    template: str
+    checked_at: Optional[Timestamp] = when("When it was last read")
+    next_check_at: Optional[Timestamp] = when("When it is read next")
+    failures: int = Field(ge=0, description="Reads failed in a row (each one waits twice as long as the last).")
+    last_error: Optional[str] = Field(description="Why the last read failed, or an item that had to stay a draft.")
+    created_at: Timestamp = when("When it was added")
+
+    @computed_field(description="ok, or failing after 3 failed reads in a row.")
+    @property
+    def status(self) -> Literal["ok", "failing"]:
+        return "failing" if self.failures >= 3 else "ok"
+
+
+class FeedList(Output):
+    items: list[Feed]
+
+
+class FeedCheck(Output):
+    """What reading it now found."""
+
+    new: int = Field(ge=0, description="Pages made from new items.")
+    unchanged: bool = Field(False, description="The feed said it had not changed since the last read (304).")
+    error: Optional[str] = Field(None, description="Why it could not be read.")
 
 
 class SnippetList(Output):
