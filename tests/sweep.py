@@ -29,7 +29,7 @@ def seed(app, client):
     from sqlalchemy import select
 
     from pagesite.extensions import db
-    from pagesite.models import ApiToken
+    from pagesite.models import ApiToken, Feed
 
     upload = client.post("/api/attachment", data={"file": (io.BytesIO(png_bytes()), "swept.png")},
                          content_type="multipart/form-data")
@@ -45,8 +45,15 @@ def seed(app, client):
     assert plan.status_code == 201, plan.json
     with app.app_context():
         token_id = db.session.scalar(select(ApiToken.id))
+        # A feed row as reading one leaves it (adding one through the API reads its address first).
+        feed = Feed(url="https://feeds.example/rss.xml", channel_ids=[schedule.json["channel"]["id"]], mode="draft",
+                    template="{title}", failures=0)
+        db.session.add(feed)
+        db.session.commit()
+        feed_id = feed.id
     return {"attachment_id": upload.json["id"], "page_id": page.json["id"], "schedule_id": schedule.json["id"],
-            "channel_id": schedule.json["channel"]["id"], "token_id": token_id, "import_id": plan.json["id"]}
+            "channel_id": schedule.json["channel"]["id"], "token_id": token_id, "import_id": plan.json["id"],
+            "feed_id": feed_id}
 
 
 def path_of(rule, ids, missing=False):

@@ -51,6 +51,10 @@ DOMAIN_RULES = (
     "Unknown time zone", "No row can be created", "rows have problems", "At most 5,000 rows",
     # Marking a schedule as published: a link to the post, if any.
     "Must be the post's address",
+    # A feed: its address must give a feed (read when it is added), its template known placeholders.
+    "not an RSS, Atom or JSON feed", "Could not reach", "did not answer within", "answered", "redirected more",
+    "connects only to public addresses", "Unknown placeholder", "without its pair", "Give the feed's address",
+    "Give a template", "No channel with id",
 )
 # A channel's settings and credentials are checked against its provider's own
 # schema (`GET /api/providers`) and then by the network itself: refusals on

@@ -26,6 +26,8 @@ API_ROUTES_NEEDING_A_TOKEN = [
     ("POST", "/api/threads/split"), ("POST", "/api/imports"), ("GET", "/api/imports/1"),
     ("POST", "/api/imports/1/commit"), ("GET", "/api/snippets"), ("POST", "/api/snippets"),
     ("PATCH", "/api/snippets/1"), ("DELETE", "/api/snippets/1"),
+    ("GET", "/api/feeds"), ("POST", "/api/feeds"), ("GET", "/api/feeds/1"), ("PATCH", "/api/feeds/1"),
+    ("DELETE", "/api/feeds/1"), ("POST", "/api/feeds/1/check"),
 ]
 
 

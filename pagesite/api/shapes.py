@@ -602,6 +602,8 @@ class Feed(Output):
 
 
 class FeedList(Output):
+    """Every feed, oldest first."""
+
     items: list[Feed]
 
 
