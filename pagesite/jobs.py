@@ -13,7 +13,7 @@ from flask import current_app
 from rq import get_current_job
 
 from . import installation, queueing
-from .services import channels, feeds, publishing
+from .services import channels, engagement, feeds, publishing
 from .tickets import Ticket
 from .timeutil import from_timestamp
 
@@ -47,6 +47,11 @@ def reconcile():
 def refresh_channels():
     """Job: read each network channel's account and limits again once they are a day old."""
     return channels.refresh_due()
+
+
+def read_engagement():
+    """Job: read the counts of published posts whose next reading by age has come."""
+    return engagement.read_due()
 
 
 def poll_feeds():

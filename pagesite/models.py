@@ -434,3 +434,21 @@ class FeedItem(db.Model):
     item_key: Mapped[str] = mapped_column(String(64))  # SHA-256 of the item's id, else its link
     page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id", ondelete="SET NULL"))  # None: only seen
     seen_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EngagementReading(db.Model):
+    """A published post's public counts as read from its network at one moment (services/engagement.py).
+    Readings are kept, never overwritten: together they are how the post did over time."""
+
+    __tablename__ = "engagement_readings"
+    __table_args__ = (Index("ix_engagement_readings_schedule_id_read_at", "schedule_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    read_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    planned: Mapped[bool] = mapped_column(db.Boolean, default=True)  # one of the readings by age, or on demand
+    likes: Mapped[int | None] = mapped_column(Integer)
+    reposts: Mapped[int | None] = mapped_column(Integer)
+    replies: Mapped[int | None] = mapped_column(Integer)
+    quotes: Mapped[int | None] = mapped_column(Integer)  # None where the network does not count them
+    deleted: Mapped[bool] = mapped_column(db.Boolean, default=False)  # the post is gone from the network

@@ -157,6 +157,7 @@ def run_scheduler(burst=False):
         queueing.register_reconciler(scheduler)
         queueing.register_refresher(scheduler)
         queueing.register_feed_reader(scheduler)
+        queueing.register_engagement_reader(scheduler)
         log.info("scheduler polling every %s s", app.config["SCHEDULER_INTERVAL"])
         scheduler.run(burst=burst)
 

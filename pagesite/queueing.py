@@ -38,6 +38,9 @@ REFRESH_JOB_ID = "pagesite-refresh-channels"
 FEEDS = "pagesite.jobs.poll_feeds"
 FEEDS_JOB_ID = "pagesite-poll-feeds"
 FEEDS_CHECK_SECONDS = 60  # how often the feed job looks for feeds due (each feed has its own interval)
+ENGAGEMENT = "pagesite.jobs.read_engagement"
+ENGAGEMENT_JOB_ID = "pagesite-read-engagement"
+ENGAGEMENT_CHECK_SECONDS = 300  # how often posts' counts are read, for those whose next reading has come
 REFRESH_CHECK_SECONDS = 3600  # how often the refresh job looks for channels due (each is due once a day)
 LIVE_STATUSES = {b"scheduled", b"queued", b"started", b"deferred"}
 
@@ -126,6 +129,8 @@ class PagesiteScheduler(Scheduler):
             register_refresher(self)
         if FEEDS_JOB_ID not in self:
             register_feed_reader(self)
+        if ENGAGEMENT_JOB_ID not in self:
+            register_engagement_reader(self)
         due = self.get_jobs_to_queue()
         extended = time.monotonic()
         for job in due:
@@ -199,6 +204,11 @@ def register_feed_reader(scheduler):
     time has come; each feed keeps its own next time, so restarts neither skip nor repeat a read."""
     interval = max(1, min(FEEDS_CHECK_SECONDS, int(current_app.config["FEED_INTERVAL"])))
     _register_periodic(scheduler, FEEDS, FEEDS_JOB_ID, interval, timeout=300)
+
+
+def register_engagement_reader(scheduler):
+    """The job that reads published posts' counts as they age (services/engagement.py)."""
+    _register_periodic(scheduler, ENGAGEMENT, ENGAGEMENT_JOB_ID, ENGAGEMENT_CHECK_SECONDS, timeout=600)
 
 
 def publish_job_args(ticket):

@@ -28,6 +28,7 @@ API_ROUTES_NEEDING_A_TOKEN = [
     ("PATCH", "/api/snippets/1"), ("DELETE", "/api/snippets/1"),
     ("GET", "/api/feeds"), ("POST", "/api/feeds"), ("GET", "/api/feeds/1"), ("PATCH", "/api/feeds/1"),
     ("DELETE", "/api/feeds/1"), ("POST", "/api/feeds/1/check"),
+    ("GET", "/api/pages/1/metrics"), ("POST", "/api/pages/1/metrics/refresh"),
 ]
 
 

@@ -9,7 +9,7 @@ from ..providers import provider_class, provider_names
 from .. import security
 from .. import rate_limits
 from ..security import large_body
-from ..services import attachments, bulk, channels, feeds, health, imports, pages, schedules, snippets, threads
+from ..services import attachments, bulk, channels, engagement, feeds, health, imports, pages, schedules, snippets, threads
 from . import bp
 from . import shapes as s
 from .declare import CHANNEL_NOT_FOUND, NOT_FOUND, QUEUE_DOWN, RATE_LIMITED, ProblemResponse, endpoint, render
@@ -242,6 +242,25 @@ def update_snippet(snippet_id, body):
 def delete_snippet(snippet_id):
     snippets.delete_snippet(snippet_id)
     return current_app.response_class(status=204)
+
+
+# How it did
+
+@bp.get("/pages/<int:page_id>/metrics")
+@endpoint("getPageMetrics", "Pages", "How a published page did",
+          "Per channel it was published on: the latest public counts (`likes`, `reposts`, `replies`, `quotes`) "
+          "and every reading, oldest first. Read 1 h, 6 h, 24 h, 3 days and 7 days after publishing, then weekly "
+          "for five weeks.", response=s.PageCounts, errors=[NOT_FOUND])
+def page_metrics(page_id):
+    return engagement.page_counts(page_id)
+
+
+@bp.post("/pages/<int:page_id>/metrics/refresh")
+@endpoint("refreshPageMetrics", "Pages", "Read a page's counts now",
+          "Reads every published post of the page now (a network that asks to wait is read later) and answers "
+          "as GET does.", response=s.PageCounts, errors=[NOT_FOUND])
+def refresh_page_metrics(page_id):
+    return engagement.refresh_page(page_id)
 
 
 # Feeds

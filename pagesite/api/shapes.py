@@ -601,6 +601,35 @@ class Feed(Output):
         return "failing" if self.failures >= 3 else "ok"
 
 
+class Reading(Output):
+    """A post's public counts at one moment; null where the network does not count one."""
+
+    read_at: Timestamp = when("When they were read")
+    likes: Optional[int] = Field(ge=0)
+    reposts: Optional[int] = Field(ge=0)
+    replies: Optional[int] = Field(ge=0)
+    quotes: Optional[int] = Field(ge=0)
+    deleted: bool = Field(description="The post was gone from the network (it is not read again).")
+
+
+class PostCounts(Output):
+    """How one published schedule's post did."""
+
+    schedule_id: Id
+    channel: ChannelRef
+    url: Optional[str]
+    published_at: Optional[Timestamp] = when("When it was published")
+    reads_counts: bool = Field(description="Whether its network shows public counts pagesite reads.")
+    latest: Optional[Reading]
+    history: list[Reading] = Field(description="Every reading, oldest first.")
+
+
+class PageCounts(Output):
+    """How a page did, per channel it was published on."""
+
+    items: list[PostCounts]
+
+
 class FeedList(Output):
     """Every feed, oldest first."""
 

@@ -6,12 +6,12 @@ import importlib
 import pkgutil
 
 from .base import (
-    Account, AttachmentData, AuthenticationError, ChannelData, Connection, InvalidChannel, Limits, PageData,
+    Account, AttachmentData, AuthenticationError, ChannelData, Connection, Counts, InvalidChannel, Limits, PageData,
     PermanentError, Provider, ProviderError, PublishResult, TransientError, UnusableAnswer,
 )
 
 __all__ = [
-    "Account", "AttachmentData", "AuthenticationError", "ChannelData", "Connection", "InvalidChannel", "Limits",
+    "Account", "AttachmentData", "AuthenticationError", "ChannelData", "Connection", "Counts", "InvalidChannel", "Limits",
     "PageData", "PermanentError", "Provider", "ProviderError", "PublishResult", "TransientError", "UnusableAnswer",
     "get_provider", "provider_class", "provider_names", "register",
 ]

@@ -164,6 +164,16 @@ class PublishResult:
     notes: tuple = ()  # things the user should know, kept in the publish log ("image 2 was scaled down to fit")
 
 
+@dataclass(frozen=True)
+class Counts:
+    """A post's public counts, in one set of names for every network; None where it does not count one."""
+
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
+
+
 @dataclass
 class ChannelData:
     """One channel as a provider sees it: plain data, credentials decrypted.
@@ -254,6 +264,15 @@ class Provider:
             problems.append(f"{a.filename}: description is {len(a.alt_text)} characters; "
                             f"at most {limits.max_description}.")
         return problems
+
+    reads_counts = False  # whether ``read_counts`` is implemented (the network shows public counts)
+    counts_per_call = 1  # how many posts one ``read_counts`` call may ask about
+
+    def read_counts(self, external_ids) -> dict:
+        """{external id: Counts, or None when the post is gone} for posts this channel published.
+        TransientError (with ``retry_after``) when the network asks to wait; AuthenticationError when
+        it refuses the channel."""
+        raise NotImplementedError
 
     def publish(self, page: PageData, idempotency_key: str, *, schedule_id, attempt,
                 last_attempt_at=None) -> PublishResult:

@@ -42,7 +42,7 @@ from .. import outbound
 from . import register
 from .waits import seconds_to_wait
 from .base import (
-    Account, AuthenticationError, Connection, InvalidChannel, Limits, PermanentError, Provider,
+    Account, AuthenticationError, Connection, Counts, InvalidChannel, Limits, PermanentError, Provider,
     PublishResult, TransientError, UnusableAnswer,
 )
 from .textcount import find_urls, graphemes
@@ -346,6 +346,33 @@ class MastodonProvider(Provider):
             _raise_for(response, "posting")
             return self._result(_answer(response, outcome_unknown=True, id=str))
 
+    # -- reading back ---------------------------------------------------------
+
+    reads_counts = True
+    counts_per_call = 40  # GET /api/v1/statuses takes up to 40 ids (Mastodon 4.3)
+
+    def read_counts(self, external_ids):
+        """The statuses' favourites, reblogs and replies (and quotes, where the server counts them), many
+        per call; a server without the batch call is asked one status at a time."""
+        ids = list(external_ids)
+        with self._client() as client:
+            response = _request(client, "GET", "/api/v1/statuses", params=[("id[]", i) for i in ids])
+            if response.status_code in (404, 405) and len(ids) > 0:  # older servers: one by one
+                return {i: self._one_count(client, i) for i in ids}
+            _raise_for(response, "reading the posts' counts")
+            found = {}
+            for status in _answer(response, shape=list):
+                if isinstance(status, dict) and isinstance(status.get("id"), str):
+                    found[status["id"]] = _counts(status)
+        return {i: found.get(i) for i in ids}  # a status not in the answer is gone
+
+    def _one_count(self, client, status_id):
+        response = _request(client, "GET", f"/api/v1/statuses/{status_id}")
+        if response.status_code == 404:
+            return None
+        _raise_for(response, "reading the post's counts")
+        return _counts(_answer(response, id=str))
+
     def _result(self, status, notes=()):
         url = outbound.text_or_none(status.get("url")) or outbound.text_or_none(status.get("uri"))
         return PublishResult(external_id=status["id"], url=url, notes=notes)
@@ -396,6 +423,14 @@ class MastodonProvider(Provider):
             if source.status_code == 200 and _object(outbound.json_or_none(source)).get("text") == page.text:
                 return status
         return None
+
+
+def _counts(status):
+    def number(key):
+        value = status.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    return Counts(likes=number("favourites_count"), reposts=number("reblogs_count"), replies=number("replies_count"),
+                  quotes=number("quotes_count"))
 
 
 def _limits(found, software="mastodon"):

@@ -9,7 +9,7 @@ from .. import signed_links
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES, PageFile
 from ..security import large_body
-from ..services import attachments, channels, health, pages, schedules, snippets
+from ..services import attachments, channels, engagement, health, pages, schedules, snippets
 from ..services.calendar import MAX_RANGE
 from ..services.common import PageOf, collect_errors
 from ..timeutil import isoformat, local_to_utc, utcnow
@@ -475,10 +475,20 @@ def page_detail(page_id):
         page=page,
         logs=pages.page_logs(page_id),
         polling=poll_seconds(page.schedules),
+        counts=engagement.page_counts(page_id)["items"],
     )
     if is_htmx():
         return render_template("web/_page_region.html", **context)
     return render_template("web/page.html", **context)
+
+
+@bp.post("/pages/<int:page_id>/metrics/refresh")
+def refresh_page_counts(page_id):
+    """Read the page's counts now, then show them."""
+    engagement.refresh_page(page_id)
+    if is_htmx():
+        return page_detail(page_id)
+    return redirect(url_for(".page_detail", page_id=page_id) + "#counts-heading")
 
 
 # Status
