@@ -183,29 +183,37 @@ class _CheckedBackend(httpcore.SyncBackend):
     """Opens a connection only to an address ``refusal`` passed, resolved here and nowhere else."""
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        allowed = allowed_private_addresses()
         try:
             addresses = resolve(host, port)
         except (socket.gaierror, UnicodeError) as e:
             raise httpcore.ConnectError(f"{host} was not found ({e})") from None
-        refused, error = [], None
-        for _family, address, address_port in addresses:
-            reason = refusal(address, allowed)
-            if reason:
-                refused.append(reason)
-                continue
-            try:
-                stream = super().connect_tcp(address, address_port, _time_left(timeout), local_address,
-                                             socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
-                error = e  # the next address may answer
-                continue
-            return _TimedStream(stream)
-        if error is not None:
-            raise error
-        if refused:
-            raise Refused(refused_message(host, refused[0]))
-        raise httpcore.ConnectError(f"{host} has no address")
+        stream = _first_checked(host, addresses, lambda address, address_port: super(_CheckedBackend, self)
+                                .connect_tcp(address, address_port, _time_left(timeout), local_address, socket_options),
+                                (httpcore.ConnectError, httpcore.ConnectTimeout))
+        if stream is None:
+            raise httpcore.ConnectError(f"{host} has no address")
+        return _TimedStream(stream)
+
+
+def _first_checked(host, addresses, connect, errors):
+    """``connect(address, port)`` to the first of ``addresses`` that ``refusal`` passes and that answers;
+    the last error when none answers, Refused when every one was refused, None when there were none."""
+    allowed = allowed_private_addresses()
+    refused, error = [], None
+    for _family, address, address_port in addresses:
+        reason = refusal(address, allowed)
+        if reason:
+            refused.append(reason)
+            continue
+        try:
+            return connect(address, address_port)
+        except errors as e:
+            error = e  # the next address may answer
+    if error is not None:
+        raise error
+    if refused:
+        raise Refused(refused_message(host, refused[0]))
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -286,35 +294,21 @@ def websocket(url, *, timeout, max_bytes=MAX_ANSWER_BYTES):
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ValueError("a WebSocket address starts with ws:// or wss://")
     host, port = parts.hostname, parts.port or (443 if parts.scheme == "wss" else 80)
-    allowed = allowed_private_addresses()
     try:
         addresses = resolve(host, port)
     except (socket.gaierror, UnicodeError) as e:
         raise ConnectionError(f"{host} was not found ({e})") from None
-    refused, error = [], None
-    for family, address, address_port in addresses:
-        reason = refusal(address, allowed)
-        if reason:
-            refused.append(reason)
-            continue
-        try:
-            sock = socket.create_connection((address, address_port), timeout=timeout)
-        except OSError as e:
-            error = e  # the next address may answer
-            continue
-        try:
-            return connect(url, sock=sock, ssl=_ssl_context() if parts.scheme == "wss" else None,
-                           server_hostname=host if parts.scheme == "wss" else None, open_timeout=timeout,
-                           close_timeout=min(timeout, 2), max_size=max_bytes, proxy=None,
-                           user_agent_header="pagesite")
-        except BaseException:
-            sock.close()
-            raise
-    if error is not None:
-        raise error
-    if refused:
-        raise Refused(refused_message(host, refused[0]))
-    raise ConnectionError(f"{host} has no address")
+    sock = _first_checked(host, addresses, lambda address, address_port: socket.create_connection(
+        (address, address_port), timeout=timeout), OSError)
+    if sock is None:
+        raise ConnectionError(f"{host} has no address")
+    try:
+        return connect(url, sock=sock, ssl=_ssl_context() if parts.scheme == "wss" else None,
+                       server_hostname=host if parts.scheme == "wss" else None, open_timeout=timeout,
+                       close_timeout=min(timeout, 2), max_size=max_bytes, proxy=None, user_agent_header="pagesite")
+    except BaseException:
+        sock.close()
+        raise
 
 
 # -- reading answers ---------------------------------------------------------------------------

@@ -238,6 +238,15 @@ def bound_app():
 
 
 @pytest.fixture
+def short_timeout(app):
+    """Provider calls time out after half a second, and retries come at once (0.5 is yielded)."""
+    saved = {k: app.config[k] for k in ("PUBLISH_TIMEOUT", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS")}
+    app.config.update(PUBLISH_TIMEOUT=0.5, RETRY_BASE_SECONDS=0.01, RETRY_MAX_SECONDS=0.02)
+    yield 0.5
+    app.config.update(saved)
+
+
+@pytest.fixture
 def ctx(app):
     with app.app_context():
         yield app

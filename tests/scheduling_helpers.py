@@ -209,3 +209,22 @@ def start(processes, workers=1, env=None):
     procs = [processes.worker(env=env) for _ in range(workers)]
     wait_ready(workers)
     return procs
+
+
+def connect_channel(provider, settings, credentials, name=None):
+    """A channel connected through the channels service (it asks the network): its id."""
+    from pagesite.services import channels
+
+    with in_app():
+        channel, _ = channels.create_channel(provider, name or f"My {provider}", settings, credentials)
+        return channel.id
+
+
+def page_on_channel(text, channel_id):
+    """A page with ``text``, scheduled on one channel for now: (page id, schedule id)."""
+    from pagesite.services import pages, schedules
+
+    with in_app():
+        page = pages.create_page(text)
+        [schedule] = schedules.create_schedules(page.id, [channel_id], None)
+        return page.id, schedule.id

@@ -16,28 +16,12 @@ import sqlalchemy
 
 from conftest import empty_tables, wait_until
 from peers import pds  # noqa: F401 (fixture)
-from scheduling_helpers import get, in_app, logs_for
+from scheduling_helpers import connect_channel as connect, get, in_app, logs_for
+from scheduling_helpers import page_on_channel as schedule_page
 
 pytestmark = pytest.mark.usefixtures("bind_app")
 
 KEY = re.compile(r"^ps-[0-9a-f]{32}$")  # 128 random bits
-
-
-def connect(provider, settings, credentials, name=None):
-    from pagesite.services import channels
-
-    with in_app():
-        channel, _ = channels.create_channel(provider, name or f"My {provider}", settings, credentials)
-        return channel.id
-
-
-def schedule_page(text, channel_id):
-    from pagesite.services import pages, schedules
-
-    with in_app():
-        page = pages.create_page(text)
-        [schedule] = schedules.create_schedules(page.id, [channel_id], None)
-        return page.id, schedule.id
 
 
 def publish(schedule_id):
@@ -118,14 +102,6 @@ def test_rotating_the_secret_keeps_a_retrys_key(app, pds):  # noqa: F811
         app.config["SECRET_KEY"] = old_secret
     assert len(pds.list_records(account.did)) == 1
     assert "earlier attempt" in " ".join(logs_for(schedule_id)[-1].notes)
-
-
-@pytest.fixture
-def short_timeout(app):
-    saved = {k: app.config[k] for k in ("PUBLISH_TIMEOUT", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS")}
-    app.config.update(PUBLISH_TIMEOUT=0.5, RETRY_BASE_SECONDS=0.01, RETRY_MAX_SECONDS=0.02)
-    yield 0.5
-    app.config.update(saved)
 
 
 def due_at(schedule_id):

@@ -17,7 +17,7 @@ from helpers import sign_in
 from networks.discord_shaped import DiscordShaped
 from networks.slow_answers import SlowAnswers
 from networks.telegram_shaped import TOKEN, TelegramShaped
-from scheduling_helpers import get, in_app, logs_for
+from scheduling_helpers import connect_channel, get, in_app, logs_for, page_on_channel
 
 pytestmark = pytest.mark.usefixtures("bind_app")
 
@@ -33,31 +33,9 @@ def telegram():
             proxy.close()
 
 
-@pytest.fixture
-def short_timeout(app):
-    saved = {k: app.config[k] for k in ("PUBLISH_TIMEOUT", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS")}
-    app.config.update(PUBLISH_TIMEOUT=0.5, RETRY_BASE_SECONDS=0.01, RETRY_MAX_SECONDS=0.02)
-    yield 0.5
-    app.config.update(saved)
-
-
 def connect_telegram(server):
-    from pagesite.services import channels
-
-    with in_app():
-        channel, _ = channels.create_channel("telegram", "News on Telegram",
-                                             {"chat": "@pagesite_news", "api_url": server.proxy.url},
-                                             {"bot_token": TOKEN})
-        return channel.id
-
-
-def schedule_page(text, channel_id):
-    from pagesite.services import pages, schedules
-
-    with in_app():
-        page = pages.create_page(text)
-        [schedule] = schedules.create_schedules(page.id, [channel_id], None)
-        return page.id, schedule.id
+    return connect_channel("telegram", {"chat": "@pagesite_news", "api_url": server.proxy.url}, {"bot_token": TOKEN},
+                           name="News on Telegram")
 
 
 def publish(schedule_id, **kwargs):
@@ -70,7 +48,7 @@ def publish(schedule_id, **kwargs):
 def unanswered(server, schedule_text, short_timeout):
     """A schedule whose message reached Telegram while its answer did not come back."""
     channel_id = connect_telegram(server)
-    page_id, schedule_id = schedule_page(schedule_text, channel_id)
+    page_id, schedule_id = page_on_channel(schedule_text, channel_id)
     server.proxy.hold_next("POST", f"/bot{TOKEN}/sendMessage", short_timeout * 4)
     assert publish(schedule_id) == "failed"
     return page_id, schedule_id
@@ -121,7 +99,7 @@ def test_a_vanished_worker_on_telegram_is_not_rescued_into_a_repeat(app, telegra
     from pagesite.services import publishing
 
     channel_id = connect_telegram(telegram)
-    _, schedule_id = schedule_page("The worker went quiet", channel_id)
+    _, schedule_id = page_on_channel("The worker went quiet", channel_id)
     telegram.proxy.hold_next("POST", f"/bot{TOKEN}/sendMessage", 3)
     outcome = {}
 
@@ -154,7 +132,7 @@ def test_a_rate_limit_is_a_known_refusal_and_is_retried_after_discords_wait(app)
     with DiscordShaped() as discord:
         with in_app():
             channel, _ = channels.create_channel("discord", "Our Discord", {}, {"webhook_url": discord.webhook_url})
-        _, schedule_id = schedule_page("After the wait", channel.id)
+        _, schedule_id = page_on_channel("After the wait", channel.id)
         discord.rate_limited = 1
         assert publish(schedule_id) == "retrying"
         waiting = get(schedule_id)

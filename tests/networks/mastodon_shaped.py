@@ -26,12 +26,12 @@ HTTP server: the provider talks to it over sockets like to any instance.
 import itertools
 import json
 import re
-import threading
 from datetime import datetime, timedelta, timezone
 
 import regex
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
+
+from networks.shaped import ShapedServer
 
 TOKEN = "shaped-token"
 # twitter-text, which Mastodon uses, leaves sentence punctuation after a link out of it.
@@ -49,8 +49,9 @@ def mastodon_length(text, per_url):
     return len(regex.findall(r"\X", text))
 
 
-class MastodonShaped:
+class MastodonShaped(ShapedServer):
     def __init__(self, polls_before_ready=2, max_characters=500, per_url=23, software=None):
+        super().__init__()
         self.software = software  # "gotosocial 0.17.3", "akkoma 3.13.2", ...; None: Mastodon without NodeInfo
         self.nodeinfo = True  # False: the server says what it is only in its instance's version
         self.polls_before_ready = polls_before_ready
@@ -70,31 +71,15 @@ class MastodonShaped:
         self.rate_limited = 0  # next N requests answer 429
         self.failing = None  # an HTTP status every request answers with (an instance having a bad day)
         self.token = TOKEN  # the access token it accepts; tests change it to revoke the old one
-        self.requests = []  # (method, path, status) as served
-        self.lock = threading.Lock()
-        self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        # shutdown() waits for the serving loop to look again: every 50 ms, not the default 500.
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
 
     def now(self):
         return datetime.now(timezone.utc) + self.clock_offset
 
     # -- the API ----------------------------------------------------------------------------------
 
-    def wsgi(self, environ, start_response):
-        request = Request(environ)
-        with self.lock:
-            response = self.route(request)
-            self.requests.append((request.method, request.path, response.status_code))
-        return response(environ, start_response)
+    def serve(self, request):
+        with self.lock:  # one request at a time: the state above is shared
+            return self.route(request)
 
     @property
     def name(self):

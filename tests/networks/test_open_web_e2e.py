@@ -10,27 +10,24 @@ import pytest
 from conftest import wait_until
 from networks.slow_answers import SlowAnswers, SlowRelay
 from networks.telegram_shaped import TOKEN, TelegramShaped
-from scheduling_helpers import FAST, get, in_app, logs_for, wait_ready
+from scheduling_helpers import FAST, connect_channel, get, in_app, logs_for, page_on_channel, wait_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("bind_app")]
 SLOW_CALLS = {"PAGESITE_PUBLISH_TIMEOUT": "30"}  # answers are held for 20 s: the kill comes first
 
 
-def connect(provider, settings, credentials, name=None):
-    from pagesite.services import channels
+def connect(provider, settings, credentials):
+    """(channel id, its settings as connecting left them)."""
+    from pagesite.extensions import db
+    from pagesite.models import Channel
 
+    channel_id = connect_channel(provider, settings, credentials)
     with in_app():
-        channel, _ = channels.create_channel(provider, name or f"My {provider}", settings, credentials)
-        return channel.id, channel.settings
+        return channel_id, db.session.get(Channel, channel_id).settings
 
 
 def schedule_text(text, channel_id):
-    from pagesite.services import pages, schedules
-
-    with in_app():
-        page = pages.create_page(text)
-        [schedule] = schedules.create_schedules(page.id, [channel_id], None)
-        return schedule.id
+    return page_on_channel(text, channel_id)[1]
 
 
 def scheduler_and_victim(processes):
