@@ -196,7 +196,9 @@ def test_a_mastodon_channel_reconnects_with_new_settings(app, mastodon_mock):
     channel_id = connect("mastodon", {"instance_url": mastodon_mock.url}, {"access_token": token})
     with in_app():
         channel, _ = channels.update_channel(channel_id, settings={"visibility": "unlisted", "language": "de"})
-        assert channel.settings == {"instance_url": mastodon_mock.url, "visibility": "unlisted", "language": "de"}
+        assert {k: v for k, v in channel.settings.items() if k != "software"} == {
+            "instance_url": mastodon_mock.url, "visibility": "unlisted", "language": "de"}
+        assert channel.settings["software"].startswith("mastodon ")
         assert channel.limits["characters_reserved_per_url"] == 23
         assert channels.count_characters(channel, "https://example.com/" + "x" * 50) == 23
 
