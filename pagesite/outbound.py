@@ -419,6 +419,18 @@ def text_or_none(value):
     return value if isinstance(value, str) else None
 
 
+def split(url):
+    """``urlsplit(url)``, or None for an address it cannot split ("http://[", a port that is no number)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is not a number from 0 to 65535)
+    except ValueError:
+        return None
+    return parts
+
+
 def origin(url):
     """``scheme://host[:port]`` of ``url``: how an answer's sender is named in a message."""
     url = httpx.URL(str(url))

@@ -70,8 +70,9 @@ class DiscordProvider(Provider):
 
     def _webhook_url(self):
         url = (self.channel.credentials.get("webhook_url") or "").strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or not WEBHOOK_PATH.match(parts.path) \
+        parts = outbound.split(url)
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc \
+                or not WEBHOOK_PATH.match(parts.path) \
                 or parts.username or parts.password:
             raise InvalidChannel(FIELD, "That is not a webhook URL: Discord's look like "
                                         "https://discord.com/api/webhooks/123…/abc….")

@@ -81,8 +81,8 @@ def normalise_instance_url(url):
     url = (url or "").strip().rstrip("/")
     if url and "://" not in url:
         url = "https://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    parts = outbound.split(url)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidChannel("settings.instance_url", "Give the instance's address, like https://mastodon.social.")
     return f"{parts.scheme}://{parts.netloc}"
 

@@ -20,7 +20,7 @@ says.
 
 import hashlib
 import html
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -43,8 +43,8 @@ def normalise_homeserver(url):
     url = (url or "").strip().rstrip("/")
     if url and "://" not in url:
         url = "https://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+    parts = outbound.split(url)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
         raise InvalidChannel(FIELD, "Give the homeserver's address, like https://matrix.org.")
     return f"{parts.scheme}://{parts.netloc}"
 

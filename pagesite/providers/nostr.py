@@ -21,7 +21,6 @@ addresses unless the operator allows them).
 import hashlib
 import json
 import os
-from urllib.parse import urlsplit
 
 import bech32
 from coincurve import PrivateKey
@@ -82,8 +81,8 @@ def relays_of(text):
     found = []
     for relay in (text or "").replace(",", " ").split():
         relay = relay.rstrip("/")
-        parts = urlsplit(relay)
-        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        parts = outbound.split(relay)
+        if parts is None or parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise InvalidChannel(RELAYS_FIELD, f"{outbound.printable(relay, 80)} is not a relay: relays are "
                                                "wss://… addresses.")
         if relay not in found:

@@ -20,7 +20,6 @@ never put in a message, and request lines are not logged (see create_app).
 import html
 import json
 import re
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -102,8 +101,8 @@ class TelegramProvider(Provider):
     @property
     def api_url(self):
         url = (self.channel.settings.get("api_url") or DEFAULT_API).strip().rstrip("/")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        parts = outbound.split(url)
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
             raise InvalidChannel(SETTINGS_FIELD, f"Give the Bot API server's address, like {DEFAULT_API}.")
         return url
 

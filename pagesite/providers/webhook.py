@@ -121,7 +121,10 @@ class WebhookProvider(Provider):
 
     def _check_url(self):
         url = (self.channel.settings.get("url") or "").strip()
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # "http://[" and the like
+            raise InvalidChannel("settings.url", "Must be an http:// or https:// URL with a host.") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidChannel("settings.url", "Must be an http:// or https:// URL with a host.")
         if parts.username or parts.password:

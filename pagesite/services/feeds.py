@@ -64,8 +64,13 @@ def _check_url(url):
     url = url.strip() if isinstance(url, str) else url
     if not isinstance(url, str) or not url or len(url) > 2048:
         raise ValidationFailed.single("url", "Give the feed's address (http or https).")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.username \
+            or parts.password:
         raise ValidationFailed.single("url", "Give the feed's address, starting with https:// (no user name or "
                                              "password in it).")
     return url

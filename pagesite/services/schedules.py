@@ -347,8 +347,11 @@ def _post_link(url):
     if url is None or (isinstance(url, str) and not url.strip()):
         return None
     url = url.strip() if isinstance(url, str) else url
-    if not isinstance(url, str) or len(url) > 2048 or not is_unicode_text(url) \
-            or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+    try:
+        parts = urlsplit(url) if isinstance(url, str) and len(url) <= 2048 and is_unicode_text(url) else None
+    except ValueError:  # "http://[" and the like
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValidationFailed.single("url", "Must be the post's address, starting with https:// (or leave it "
                                              "empty).")
     return url
