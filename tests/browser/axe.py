@@ -60,7 +60,12 @@ def assert_accessible(page, name):
 
 
 def assert_no_sideways_scroll(page):
-    """The page fits its width (WCAG 1.4.10, reflow); otherwise the elements that stick out, named."""
+    """The page fits its width (WCAG 1.4.10, reflow) once its layout has settled (waited for, a few
+    seconds at most); otherwise the elements that stick out, named."""
+    try:
+        page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth", timeout=3000)
+    except Exception:  # still too wide: say what
+        pass
     wider = page.evaluate("""() => document.documentElement.scrollWidth <= window.innerWidth ? [] :
         [...document.querySelectorAll('body *')]
             .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
