@@ -4,6 +4,8 @@ import hashlib
 import json
 import os
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from conftest import ROOT
 
 REPORTS = os.path.join(ROOT, "test-artifacts", "axe")
@@ -64,7 +66,7 @@ def assert_no_sideways_scroll(page):
     seconds at most); otherwise the elements that stick out, named."""
     try:
         page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth", timeout=3000)
-    except Exception:  # still too wide: say what
+    except PlaywrightTimeout:  # still too wide: say what
         pass
     wider = page.evaluate("""() => document.documentElement.scrollWidth <= window.innerWidth ? [] :
         [...document.querySelectorAll('body *')]
