@@ -37,6 +37,7 @@ DEFAULTS = {
     "ATTACHMENT_LINK_SECONDS": 86400,  # how long a signed attachment link in a webhook works
     "WEBHOOK_TIMEOUT": 10,  # seconds a webhook receiver may take to answer
     "CHANNEL_REFRESH_SECONDS": 86400,  # how often a network channel's account and limits are read again
+    "LINK_CARD_TIMEOUT": 5,  # seconds to read a linked page for its card, and again for its picture
     "FEED_INTERVAL": 900,  # seconds between two reads of a feed (services/feeds.py)
     "ALLOWED_PRIVATE_ADDRESSES": "",  # address ranges outbound requests may reach although not public (outbound.py)
     # Publishing
@@ -246,6 +247,7 @@ RULES = {
     "ATTACHMENT_LINK_SECONDS": _at_least(1, unit=" of seconds"),
     "WEBHOOK_TIMEOUT": _above_zero(),
     "CHANNEL_REFRESH_SECONDS": _at_least(1, unit=" of seconds"),
+    "LINK_CARD_TIMEOUT": _above_zero(),
     "FEED_INTERVAL": _at_least(1, unit=" of seconds"),
     "ALLOWED_PRIVATE_ADDRESSES": (_is_address_ranges, "comma-separated address ranges in CIDR form (10.0.0.0/8)"),
     "PUBLISH_MAX_ATTEMPTS": _at_least(1),

@@ -41,6 +41,8 @@ class Page(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     text: Mapped[str] = mapped_column(Text)
+    # Whether a network that shows a card for the first link only when sent one (Bluesky) is sent one.
+    link_card: Mapped[bool] = mapped_column(db.Boolean, default=True, server_default=sql_text("true"))
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # A deleted page keeps its row, so its published history stays readable.

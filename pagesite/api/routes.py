@@ -88,7 +88,8 @@ def attachment_file(attachment_id):
           body=s.NewPage, response=s.Page, status=201,
           location=lambda page: url_for(".get_page", page_id=page.id))
 def create_page(body):
-    return pages.create_page(body.text, body.attachment_ids, _uses(body.attachments), versions=_dump(body.versions))
+    return pages.create_page(body.text, body.attachment_ids, _uses(body.attachments), versions=_dump(body.versions),
+                             link_card=body.link_card)
 
 
 def _uses(attachments):
@@ -129,7 +130,7 @@ STILL_PUBLISHING_CONFLICT = ProblemResponse(
           body=s.PageChange, response=s.Page, errors=[NOT_FOUND, STILL_PUBLISHING_CONFLICT])
 def update_page(page_id, body):
     return pages.update_page(page_id, body.text, body.attachment_ids, _uses(body.attachments),
-                             versions=_dump(body.versions))
+                             versions=_dump(body.versions), link_card=body.link_card)
 
 
 @bp.delete("/pages/<int:page_id>")

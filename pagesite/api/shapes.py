@@ -213,6 +213,11 @@ VERSIONS = Field(description=(
 MAX_VERSIONS = 50
 
 
+LINK_CARD = ("Whether the first link gets a card (title, description, picture) on networks that show one only "
+             "when the post carries it (Bluesky; read from the linked page when publishing, and given to webhooks). "
+             "Pages with images get none there.")
+
+
 class NewPage(Input):
     """The page."""
 
@@ -220,6 +225,7 @@ class NewPage(Input):
     attachment_ids: AttachmentIds = None
     attachments: AttachmentUses = None
     versions: Annotated[Optional[list[NewVersion]], VERSIONS, Field(max_length=MAX_VERSIONS)] = None
+    link_card: bool = Field(True, description=LINK_CARD)
 
 
 class PageChange(Input):
@@ -231,6 +237,7 @@ class PageChange(Input):
     versions: Annotated[Optional[list[VersionChange]], Field(max_length=MAX_VERSIONS, description=(
         "The versions to set, by channel; `text: null` drops that channel's version. Versions of channels "
         "not named are kept."))] = None
+    link_card: Optional[bool] = Field(None, description=LINK_CARD)
 
 
 class NewSchedule(Input):
@@ -459,6 +466,7 @@ class Page(PageSummary):
         "When it was deleted (a deleted page is readable only while it has published history)")
     schedules: list[ScheduleSummary] = Field(description="Its schedules, oldest first.")
     versions: list[Version] = Field(description="Its own texts for particular channels, by channel id.")
+    link_card: bool = Field(description=LINK_CARD)
 
     @computed_field(description="draft when never scheduled, else the status of its latest schedule.")
     @property

@@ -155,6 +155,7 @@ class PageData:
     text: str
     attachments: tuple = field(default_factory=tuple)
     scheduled_at: object = None  # aware UTC: when the schedule being published was due (None when only checking)
+    link_card: bool = True  # whether a card for the first link is built where the network needs one sent (Bluesky)
 
 
 @dataclass(frozen=True)

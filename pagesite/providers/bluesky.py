@@ -31,7 +31,7 @@ import regex
 from PIL import Image, ImageOps
 
 from .. import outbound
-from . import register
+from . import link_cards, register
 from .waits import seconds_to_wait
 from .base import (
     LEGACY_KEY_PREFIX, Account, AuthenticationError, Connection, InvalidChannel, Limits, PermanentError, Provider,
@@ -46,6 +46,7 @@ MAX_GRAPHEMES = 300
 MAX_BYTES = 3000
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 1_000_000
+MAX_CARD_SIDE = 2000  # a card's picture is re-encoded at most this wide or high, as Bluesky's app does
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 APP_PASSWORD_HELP = ("Create an app password in Bluesky under Settings → Privacy and security → "
                      "App passwords, and use it here instead.")
@@ -268,6 +269,10 @@ class BlueskyProvider(Provider):
                 record["facets"] = facets
             if images:
                 record["embed"] = {"$type": "app.bsky.embed.images", "images": images}
+            elif page.link_card:
+                card = self._card(client, page.text, notes)
+                if card:
+                    record["embed"] = card
             did = self.channel.credentials["did"]
             try:
                 response = self._call(client, "POST", "com.atproto.repo.createRecord",
@@ -330,6 +335,33 @@ class BlueskyProvider(Provider):
         return {"image": _answer(response, blob=dict)["blob"], "alt": attachment.alt_text or "",
                 "aspectRatio": {"width": width, "height": height}}
 
+    def _card(self, client, text, notes):
+        """The ``app.bsky.embed.external`` card of the text's first link, or None (with a note saying why
+        when there was a link): Bluesky shows a card only when the post carries one."""
+        url = link_cards.first_link(text)
+        if url is None:
+            return None
+        try:
+            card = link_cards.read(url, timeout=float(self.config.get("LINK_CARD_TIMEOUT", 5)))
+        except link_cards.NoCard as e:
+            notes.append(f"No link card for {url}: {e}")
+            return None
+        external = {"uri": url, "title": card.title, "description": card.description}
+        if card.picture:
+            data, content_type, width, height = _shrink(card.picture, max_side=MAX_CARD_SIDE)
+            response = self._call(client, "POST", "com.atproto.repo.uploadBlob", content=data,
+                                  headers={"Content-Type": content_type})
+            _raise_for(response, "uploading the link card's picture")
+            external["thumb"] = _answer(response, blob=dict)["blob"]
+        if card.picture:
+            picture = "."
+        elif card.picture_problem:
+            picture = f", without a picture: {card.picture_problem}"
+        else:
+            picture = ", without a picture (the page names none)."
+        notes.append(f"Link card: “{card.title}” ({urlsplit(url).hostname}){picture}")
+        return {"$type": "app.bsky.embed.external", "external": external}
+
     def _facets(self, client, text):
         facets = []
         for start, end in find_urls(text):
@@ -364,10 +396,13 @@ def _facet(text, start, end, feature):
     return {"index": {"byteStart": utf8_offset(text, start), "byteEnd": utf8_offset(text, end)}, "features": [feature]}
 
 
-def _shrink(data):
-    """Re-encode (and if needed scale down) an image to at most MAX_IMAGE_BYTES: (bytes, type, width, height)."""
+def _shrink(data, max_side=None):
+    """Re-encode (and if needed scale down) an image to at most MAX_IMAGE_BYTES: (bytes, type, width, height).
+    ``max_side``: scaled down first so neither side is longer (a card's picture is shown small)."""
     with Image.open(io.BytesIO(data)) as source:
         image = ImageOps.exif_transpose(source).convert("RGBA")
+    if max_side and max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.LANCZOS)
     keep_alpha = image.getextrema()[3][0] < 255  # some pixel is see-through
     if not keep_alpha:
         image = image.convert("RGB")

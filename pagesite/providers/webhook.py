@@ -24,7 +24,7 @@ import httpx
 from .. import outbound
 from ..signed_links import attachment_url
 from ..version import VERSION
-from . import register
+from . import link_cards, register
 from .waits import seconds_to_wait
 from .base import (
     Account, AuthenticationError, Connection, InvalidChannel, Limits, PermanentError, Provider, PublishResult,
@@ -182,8 +182,22 @@ class WebhookProvider(Provider):
             "url": attachment_url(self.config, a.id, a.sha256),
         }
 
+    def _card(self, page, notes):
+        """The card of the page's first link, for receivers that show one; None without a link, when
+        the page turns cards off, or when the linked page gives none (a note says why)."""
+        url = link_cards.first_link(page.text) if page.link_card else None
+        if url is None:
+            return None
+        try:
+            return link_cards.read(url, timeout=float(self.config.get("LINK_CARD_TIMEOUT", 5)),
+                                   with_picture=False).to_dict()
+        except link_cards.NoCard as e:
+            notes.append(f"No link card for {url}: {e}")
+            return None
+
     def publish(self, page, idempotency_key, *, schedule_id, attempt, last_attempt_at=None):
         url = self.channel.settings["url"]
+        notes = []
         payload = {
             "type": "page.publish",
             "timestamp": _iso(datetime.now(timezone.utc)),
@@ -191,7 +205,8 @@ class WebhookProvider(Provider):
                 "schedule": {"id": schedule_id,
                              "scheduled_at": _iso(page.scheduled_at) if page.scheduled_at else None},
                 "page": {"id": page.id, "text": page.text,
-                         "attachments": [self._attachment(a) for a in page.attachments]},
+                         "attachments": [self._attachment(a) for a in page.attachments],
+                         "link_card": self._card(page, notes)},
             },
         }
         host = urlsplit(url).netloc
@@ -211,7 +226,7 @@ class WebhookProvider(Provider):
         status = f"{response.status_code} {response.reason_phrase}".strip()
         code = response.status_code
         if response.is_success:
-            return self._result(response, idempotency_key)
+            return self._result(response, idempotency_key, notes)
         if code in TRANSIENT_STATUSES or code >= 500:
             raise TransientError(f"The receiver answered {status}: {_excerpt(response)}",
                                  retry_after=seconds_to_wait(response.headers))
@@ -224,7 +239,7 @@ class WebhookProvider(Provider):
                                  "followed, so update the channel's URL.")
         raise PermanentError(f"The receiver refused the delivery: {status}: {_excerpt(response)}")
 
-    def _result(self, response, message_id):
+    def _result(self, response, message_id, notes=()):
         external_id, url = message_id, None
         try:
             answer = response.json()
@@ -235,4 +250,4 @@ class WebhookProvider(Provider):
                 external_id = str(answer["id"])[:255]
             if isinstance(answer.get("url"), str) and answer["url"].startswith(("http://", "https://")):
                 url = answer["url"][:2048]
-        return PublishResult(external_id=external_id, url=url)
+        return PublishResult(external_id=external_id, url=url, notes=tuple(notes))

@@ -124,8 +124,16 @@ def check_versions(versions, dropping=False):
     return found
 
 
-def create_page(text, attachment_ids=None, attachments=None, descriptions=None, commit=True, versions=None):
+def _check_link_card(value):
+    if not isinstance(value, bool):
+        raise ValidationFailed.single("link_card", "Must be true or false.")
+    return value
+
+
+def create_page(text, attachment_ids=None, attachments=None, descriptions=None, commit=True, versions=None,
+                link_card=True):
     """A new page; ``attachments`` ([{"id", "alt_text"}]) or ``attachment_ids``, in order.
+    ``link_card`` False: no card is built for its first link (see providers/link_cards.py).
 
     ``descriptions`` ({file id: text}) first sets those files' own descriptions, in
     the same transaction. With ``commit`` False the page is only flushed: the
@@ -135,7 +143,7 @@ def create_page(text, attachment_ids=None, attachments=None, descriptions=None, 
         describe_file(attachment_id, alt_text, commit=False)
     text, files, own = collect_errors(lambda: clean_text(text), lambda: check_attachments(attachment_ids, attachments),
                                       lambda: check_versions(versions))
-    page = Page(text=text)
+    page = Page(text=text, link_card=_check_link_card(link_card))
     page.page_attachments = _links(files)
     page.versions = [PageVersion(channel_id=channel_id, text=words) for channel_id, words in own.items()]
     db.session.add(page)
@@ -204,7 +212,7 @@ def duplicate_page(page_id):
     live = {c.id for c in channels.live_channels()}  # a removed channel's version is left behind
     return create_page(original.text, attachments=[{"id": f.id, "alt_text": f.alt_text} for f in original.attachments],
                        versions=[{"channel_id": v.channel_id, "text": v.text} for v in original.versions
-                                 if v.channel_id in live])
+                                 if v.channel_id in live], link_card=original.link_card)
 
 
 def page_status(page):
@@ -261,15 +269,16 @@ def _still_publishing(page_id, schedule_id, doing):
                     schedule_id=schedule_id)
 
 
-def update_page(page_id, text=None, attachment_ids=None, attachments=None, versions=None):
+def update_page(page_id, text=None, attachment_ids=None, attachments=None, versions=None, link_card=None):
     """Change a page's text, attachments and/or versions (same rules as composing,
     and the limits of every channel it is queued for, each on what it will be
     sent); its queued schedules then publish the new content. ``versions`` sets
     the channels named (a null text drops that channel's version) and keeps the
     others. A 409 while one of its schedules is publishing."""
     page = live_page(page_id)
-    if text is None and attachment_ids is None and attachments is None and versions is None:
+    if text is None and attachment_ids is None and attachments is None and versions is None and link_card is None:
         return page  # nothing to change
+    card = page.link_card if link_card is None else _check_link_card(link_card)
     current = {link.attachment_id: link.alt_text for link in page.page_attachments}
     new_text, files, changed = collect_errors(
         lambda: page.text if text is None else clean_text(text),
@@ -313,7 +322,7 @@ def update_page(page_id, text=None, attachment_ids=None, attachments=None, versi
             f"Page {page_id} may already be on {unknown.channel_name}: the last attempt of schedule {unknown.id} "
             "got no answer, and its retry must send the same text and attachments. Edit the page once that retry "
             "has an answer, or cancel the schedule to edit it now.", schedule_id=unknown.id)
-    db.session.execute(update(Page).where(Page.id == page_id).values(text=new_text)
+    db.session.execute(update(Page).where(Page.id == page_id).values(text=new_text, link_card=card)
                        .execution_options(synchronize_session=False))
     db.session.execute(delete(PageAttachment).where(PageAttachment.page_id == page_id)
                        .execution_options(synchronize_session=False))

@@ -450,7 +450,7 @@ def check_compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None
 
 
 def compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None, queue=False, descriptions=None,
-            versions=None):
+            versions=None, link_card=True):
     """Create a page and schedule it on each channel (now when ``scheduled_at`` is
     None, with ``queue`` at each channel's next free posting time); (page, schedules).
     ``descriptions`` ({file id: text}) are set on the files first.
@@ -461,7 +461,8 @@ def compose(text, attachment_ids=None, scheduled_at=None, channel_ids=None, queu
     """
     targets = check_compose(text, attachment_ids, scheduled_at, channel_ids, queue, versions)
     try:
-        page = create_page(text, attachment_ids, descriptions=descriptions, commit=False, versions=versions)
+        page = create_page(text, attachment_ids, descriptions=descriptions, commit=False, versions=versions,
+                           link_card=link_card)
         created = create_schedules(page.id, [c.id for c in targets], scheduled_at, queue)
     except BaseException:
         db.session.rollback()

@@ -28,6 +28,7 @@ class ComposeForm:
     shifted_time: str = ""  # the wall-clock time a daylight-saving adjustment lands on
     time_confirmed: bool = False  # the user accepted that adjustment
     without_descriptions: bool = False  # the user chose to publish attachments without descriptions
+    link_card: bool = True  # a card for the first link (see providers/link_cards.py)
     errors: dict = field(default_factory=dict)
 
     def add_error(self, name, message):
@@ -41,6 +42,13 @@ class ComposeForm:
                 if text.strip() and channel_id in (chosen or [])]
 
 
+def parse_flag(form, name, default=True):
+    """A checkbox that follows a hidden "no" of the same name: the last value sent decides, and a
+    form that has no such field at all keeps ``default``."""
+    values = form.getlist(name)
+    return values[-1] == "yes" if values else default
+
+
 def parse_compose(form):
     """A ComposeForm from the posted fields; shape errors are in ``.errors``."""
     data = ComposeForm(
@@ -52,6 +60,7 @@ def parse_compose(form):
     )
     confirmed = form.get("confirm_time", "")
     data.without_descriptions = form.get("without_descriptions") == "yes"
+    data.link_card = parse_flag(form, "link_card")
     data.channel_ids = []
     for raw in form.getlist("channel_ids"):
         try:

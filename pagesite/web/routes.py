@@ -16,7 +16,7 @@ from ..timeutil import isoformat, local_to_utc, utcnow
 from . import bp
 from .calendar import viewer_zone
 from .errors import is_htmx
-from .forms import ComposeForm, parse_compose, parse_ids
+from .forms import ComposeForm, parse_compose, parse_flag, parse_ids
 
 
 @bp.after_request
@@ -172,12 +172,14 @@ def create_page():
         return render_template(template, **_compose_context(form, time_question=True)), 422
 
     if draft:
-        page = pages.create_page(form.text, form.attachment_ids, descriptions=form.alt_texts, versions=versions)
+        page = pages.create_page(form.text, form.attachment_ids, descriptions=form.alt_texts, versions=versions,
+                                 link_card=form.link_card)
         context = _compose_context(ComposeForm(tz=form.tz), created=page, schedule=None, draft=True)
         template = "web/_compose_form.html" if is_htmx() else "web/compose.html"
         return render_template(template, **context), 201
     page, created = schedules.compose(form.text, form.attachment_ids, form.scheduled_at, form.channel_ids,
-                                      queue=form.when == "queue", descriptions=form.alt_texts, versions=versions)
+                                      queue=form.when == "queue", descriptions=form.alt_texts, versions=versions,
+                                      link_card=form.link_card)
     session["compose_channel_ids"] = form.channel_ids  # remembered for the next page
     schedule = created[0]
     fresh = ComposeForm(tz=form.tz, when="queue" if form.when == "queue" else "now")
@@ -420,10 +422,11 @@ def duplicate_page(page_id):
     return redirect(url_for(".page_detail", page_id=copy.id))
 
 
-def _edit_context(page, text=None, alt_texts=None, removed=(), errors=None, problem=None):
+def _edit_context(page, text=None, alt_texts=None, removed=(), errors=None, problem=None, link_card=None):
     files = [PageFile(f, (alt_texts or {}).get(f.id, f.alt_text)) for f in page.attachments]
     return dict(page=page, text=page.text if text is None else text, files=files, removed=set(removed),
-                errors=errors or {}, problem=problem, max_text=current_app.config["MAX_TEXT_LENGTH"])
+                errors=errors or {}, problem=problem, max_text=current_app.config["MAX_TEXT_LENGTH"],
+                link_card=page.link_card if link_card is None else link_card)
 
 
 @bp.get("/pages/<int:page_id>/edit")
@@ -438,16 +441,18 @@ def edit_page(page_id):
     removed = {i for i in parse_ids(request.form.getlist("remove"))}
     kept = [i for i in parse_ids(request.form.getlist("attachment_ids")) if i not in removed]
     alt_texts = {i: request.form.get(f"alt_text_{i}", "") for i in parse_ids(request.form.getlist("attachment_ids"))}
+    link_card = parse_flag(request.form, "link_card", default=page.link_card)
     try:
-        pages.update_page(page_id, text, attachments=[{"id": i, "alt_text": alt_texts[i]} for i in kept])
+        pages.update_page(page_id, text, attachments=[{"id": i, "alt_text": alt_texts[i]} for i in kept],
+                          link_card=link_card)
     except ValidationFailed as e:
         # A description's error sits next to its own field.
         errors = {(f"alt_text_{kept[int(k.split('.')[1])]}" if k.startswith("attachments.") else k): v
                   for k, v in e.errors.items()}
-        context = _edit_context(page, text, alt_texts, removed, errors=errors)
+        context = _edit_context(page, text, alt_texts, removed, errors=errors, link_card=link_card)
         return render_template("web/page_edit.html", **context), e.status
     except Conflict as e:
-        context = _edit_context(page, text, alt_texts, removed, problem=e.detail)
+        context = _edit_context(page, text, alt_texts, removed, problem=e.detail, link_card=link_card)
         return render_template("web/page_edit.html", **context), e.status
     flash(f"Page {page_id} was saved.", "success")
     return redirect(url_for(".page_detail", page_id=page_id))

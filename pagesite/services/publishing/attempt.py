@@ -125,6 +125,7 @@ _READ_CLAIMED = select(
     _schedules.page_id, _schedules.channel_id, _schedules.scheduled_at, _schedules.attempts,
     _schedules.max_attempts, _schedules.claimed_at, _schedules.idempotency_key,
     func.coalesce(_versions.text, _pages.text).label("text"),  # the channel's own version, else the page
+    _pages.link_card,
     _channels.provider, _channels.name, _channels.settings, _channels.credentials_encrypted, _channels.account,
     _channels.limits, _channels.status.label("channel_status"), _channels.last_error,
     _assets.id.label("attachment_id"), _assets.storage_key, _assets.content_type, _assets.size_bytes,
@@ -195,6 +196,8 @@ def _read_claimed(connection, schedule_id):
     # The page and its links come from this one statement, after the claim: an edit
     # committed before it is read whole, and none can commit after it (see _CLAIM).
     sent = {"text": first.text, "attachments": [{"id": a.id, "alt_text": a.alt_text} for a in attachments]}
+    if not first.link_card:
+        sent["link_card"] = False
     claimed = Claimed(id=schedule_id, page_id=first.page_id, channel_id=first.channel_id, channel_label=label,
                       provider=first.provider, attempt=first.attempts, max_attempts=first.max_attempts,
                       claimed_at=first.claimed_at, key=first.idempotency_key, sent=sent)
@@ -212,7 +215,8 @@ def _read_claimed(connection, schedule_id):
             channel.credentials = decrypt(first.credentials_encrypted)
         except CredentialsUnreadable:
             blocked = AuthenticationError(f"{label}: {UNREADABLE}.")
-    page = PageData(id=first.page_id, text=first.text, attachments=attachments, scheduled_at=first.scheduled_at)
+    page = PageData(id=first.page_id, text=first.text, attachments=attachments, scheduled_at=first.scheduled_at,
+                    link_card=first.link_card)
     return claimed, page, channel, blocked
 
 
