@@ -9,7 +9,7 @@ from .. import signed_links
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import ACTIVE_STATUSES, SCHEDULE_STATUSES, PageFile
 from ..security import large_body
-from ..services import attachments, channels, engagement, health, pages, schedules, snippets
+from ..services import attachments, card_previews, channels, engagement, health, pages, schedules, snippets
 from ..services.calendar import MAX_RANGE
 from ..services.common import PageOf, collect_errors
 from ..timeutil import isoformat, local_to_utc, utcnow
@@ -219,12 +219,11 @@ def reset_version(channel_id):
 @bp.post("/compose/preview")
 def preview():
     form = parse_compose(request.form)
-    return render_template(
-        "web/_preview.html",
-        text=form.text.replace("\r\n", "\n").strip(),
-        attachments=_known_attachments(form.attachment_ids),
-        alt_texts=form.alt_texts,
-    )
+    text = form.text.replace("\r\n", "\n").strip()
+    # Images take a card's place on Bluesky; the card is only shown when it will be sent.
+    card = card_previews.preview(text) if form.link_card and not form.attachment_ids else None
+    return render_template("web/_preview.html", text=text, attachments=_known_attachments(form.attachment_ids),
+                           alt_texts=form.alt_texts, card=card)
 
 
 @bp.post("/compose/attachments")

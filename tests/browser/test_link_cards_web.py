@@ -1,6 +1,8 @@
 """The link card choice on Compose and on Edit: a box ticked by default, turned off and on with the
 keyboard alone, kept through a refused form, shown on the page. Axe-clean at 1280 and 390 px."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -52,3 +54,43 @@ def test_the_link_card_is_turned_off_and_on_with_the_keyboard(site, app, viewpor
     page.get_by_role("button", name="Save").first.press("Enter")
     expect(page.locator("#link-card-off")).to_have_count(0)
     assert newest_page(app) is True
+
+
+@pytest.fixture
+def cards():
+    from card_server import CardServer
+
+    with CardServer() as server:
+        yield server
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
+                         ids=["desktop", "phone"])
+def test_the_preview_shows_the_card_that_will_be_sent(site, app, cards, viewport):
+    kind = "phone" if viewport["width"] < 600 else "desktop"
+    page = site.open(viewport=viewport)
+    text = page.get_by_label("Text", exact=True)
+    text.focus()
+    page.keyboard.type(f"Dessert tonight {cards.url}/article")
+    card = page.locator("#preview-link-card")
+    expect(card).to_contain_text("Crème brûlée, the long way & the short")
+    expect(card).to_contain_text("Three hours, one torch.")
+    expect(card).to_contain_text("127.0.0.1")
+    picture = card.locator("img")
+    expect(picture).to_have_attribute("src", re.compile(r"^data:image/jpeg;base64,"))
+    page.wait_for_function("() => document.querySelector('#preview-link-card img').naturalWidth > 0")
+    expect(text).to_be_focused()  # typing carries on where it was
+    assert_accessible(page, f"compose-card-preview-{kind}")
+    site.screenshot(f"compose-card-preview-{kind}", page)
+
+    # Read once: the next previews come from what was kept, not from the linked page again.
+    page.keyboard.type(" !")
+    expect(page.locator("#preview .preview-text")).to_contain_text("article !")
+    assert len(cards.served("/article")) == 1
+
+    # Turned off, the card leaves the preview; a page that gives none says why.
+    page.get_by_label("Show a card for the first link").press("Space")
+    expect(card).to_have_count(0)
+    page.get_by_label("Show a card for the first link").press("Space")
+    text.fill(f"Gone {cards.url}/gone")
+    expect(card).to_contain_text("No link card: 127.0.0.1 answered 404 NOT FOUND.")
