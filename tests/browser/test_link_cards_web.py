@@ -43,9 +43,11 @@ def test_the_link_card_is_turned_off_and_on_with_the_keyboard(site, app, viewpor
     assert newest_page(app) is False
 
     # The page says so; Edit shows the box as it is, and turns it on again.
-    page.get_by_role("link", name="Open page").first.press("Enter")
+    expect(page.get_by_role("status")).to_be_focused()  # the notice took the focus: nothing moves it now
+    page.get_by_role("status").get_by_role("link", name=re.compile(r"^Open page \d+$")).press("Enter")
+    page.wait_for_url(re.compile(r"/pages/\d+$"))
     expect(page.locator("#link-card-off")).to_contain_text("No link card")
-    page.get_by_role("link", name="Edit").first.press("Enter")
+    page.locator("#edit-page").press("Enter")
     box = page.get_by_label("Show a card for the first link")
     expect(box).not_to_be_checked()
     box.focus()
