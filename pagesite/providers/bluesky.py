@@ -353,7 +353,6 @@ class BlueskyProvider(Provider):
                                   headers={"Content-Type": content_type})
             _raise_for(response, "uploading the link card's picture")
             external["thumb"] = _answer(response, blob=dict)["blob"]
-        if card.picture:
             picture = "."
         elif card.picture_problem:
             picture = f", without a picture: {card.picture_problem}"
